@@ -1,0 +1,1 @@
+"""Speech recognition: faster-whisper engine and the model resolver."""

@@ -1,0 +1,1 @@
+"""Audio in: decoding, channel layout, energy activity."""

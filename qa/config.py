@@ -1,0 +1,125 @@
+"""Pipeline configuration: pydantic at the edge, validated once, hashed into every result.
+
+A YAML file (``--config``) and CLI options override the defaults. Errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qa.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AudioConfig(_Strict):
+    max_duration_s: float = Field(4 * 3600.0, gt=0, description="Reject recordings longer than this.")
+    channels: Literal["agent-left", "agent-right", "mono"] = Field(
+        "agent-left", description="Two-channel files: which side is the agent; 'mono' mixes both channels."
+    )
+
+
+class VadConfig(_Strict):
+    min_coverage: float = Field(
+        0.9, ge=0, le=1, description="Fall back when VAD speech covers less than this share of energetic signal."
+    )
+    relaxed_threshold: float = Field(0.2, gt=0, lt=1, description="Silero threshold for the second try.")
+    energy_fallback: bool = Field(True, description="Add energy-detected regions when Silero still misses speech.")
+
+
+class AsrConfig(_Strict):
+    backend: Literal["faster-whisper"] = "faster-whisper"
+    model: str = Field("base", description="tiny.en, base, a CTranslate2 directory, or a hub model name.")
+    compute_type: str = "int8"
+    device: str = "cpu"
+    beam_size: int = Field(5, ge=1, le=20)
+    cpu_threads: int = Field(0, ge=0, description="0 = all cores.")
+    language: str | None = Field("en", description="None = detect per channel.")
+    local_files_only: bool = Field(False, description="Never try to download a model.")
+    vad: VadConfig = VadConfig()
+
+    def threads(self) -> int:
+        return self.cpu_threads or (os.cpu_count() or 1)
+
+
+class DiarizeConfig(_Strict):
+    backend: Literal["auto", "channels", "single"] = Field(
+        "auto", description="auto: two-channel files by channel, mono files by the mono backend."
+    )
+    mono_backend: Literal["single"] = "single"
+
+
+class TurnsConfig(_Strict):
+    max_gap_s: float = Field(1.5, gt=0, description="A pause longer than this inside one speaker's words starts a new turn.")
+    segment_gap_s: float = Field(0.3, ge=0, description="Word gaps shorter than this count as talking.")
+
+
+class MetricsConfig(_Strict):
+    hold_min_s: float = Field(10.0, gt=0, description="A silence this long or longer is a hold.")
+    overtalk_min_s: float = Field(0.2, ge=0, description="Shorter overlaps are not counted as overtalk.")
+    interruption_min_overlap_s: float = Field(0.3, ge=0)
+    interruption_min_segment_s: float = Field(1.0, ge=0, description="Shorter cut-ins are backchannels, not interruptions.")
+
+
+class PipelineConfig(_Strict):
+    audio: AudioConfig = AudioConfig()
+    asr: AsrConfig = AsrConfig()
+    diarize: DiarizeConfig = DiarizeConfig()
+    turns: TurnsConfig = TurnsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+
+    def hash(self) -> str:
+        """Hash of everything that changes results (the channel layout is per call and hashed there)."""
+        data = self.model_dump(mode="json")
+        data["asr"].pop("cpu_threads", None)  # thread count changes speed, not results
+        data["audio"].pop("channels", None)
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_overrides(self, overrides: dict[str, Any], keep_none: bool = False) -> PipelineConfig:
+        """``{"asr.model": "tiny.en"}`` -> a new validated config. ``None`` values are skipped unless ``keep_none``."""
+        data = self.model_dump()
+        for dotted, value in overrides.items():
+            if value is None and not keep_none:
+                continue
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node[key]
+            node[leaf] = value
+        return _validate(data, "command-line options")
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    if path is None:
+        return PipelineConfig()
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections (audio, asr, diarize, turns, metrics)")
+    return _validate(raw, str(p))
+
+
+def _validate(data: dict[str, Any], where: str) -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            field = ".".join(str(x) for x in err["loc"])
+            msgs.append(f"{where}: field '{field}': {err['msg']}")
+        raise ConfigError("; ".join(msgs)) from None

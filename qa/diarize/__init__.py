@@ -1,0 +1,1 @@
+"""Who spoke when: stereo channels, mono backends, words -> speakers -> turns, agent/caller roles."""

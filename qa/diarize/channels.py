@@ -1,0 +1,50 @@
+"""Speaker backend ``diarize.channels``: a two-channel recording has one party per channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.audio.layout import agent_channel
+from qa.config import TurnsConfig
+from qa.diarize.base import activity_array
+from qa.diarize.turns import build_turns, speech_segments
+from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, SpeakerRole, Speakers
+
+
+@dataclass
+class ChannelSpeakers:
+    turns_config: TurnsConfig
+    name: str = "diarize.channels"
+    version: str = "1"
+
+    def load(self) -> None:
+        return None
+
+    def __call__(
+        self,
+        audio: Audio,
+        layout: str,
+        transcripts: tuple[ChannelTranscript, ...],
+        activity: tuple[ChannelActivity, ...],
+    ) -> Speakers:
+        agent_ch = agent_channel(layout)
+        roles = {}
+        for ch in range(len(transcripts)):
+            role = Role.AGENT if ch == agent_ch else Role.CALLER
+            roles[_label(ch)] = SpeakerRole(_label(ch), role, 1.0, f"channel layout {layout}")
+        segments = []
+        words, owners = [], []
+        for tr in transcripts:
+            spk = _label(tr.channel)
+            segments.extend(
+                speech_segments(spk, tr.words, activity_array(activity[tr.channel]), self.turns_config.segment_gap_s)
+            )
+            words.extend(tr.words)
+            owners.extend([spk] * len(tr.words))
+        segments.sort(key=lambda s: (s.start, s.end))
+        turns = build_turns(words, owners, {k: v.role for k, v in roles.items()}, self.turns_config.max_gap_s)
+        return Speakers(self.name, tuple(segments), turns, tuple(roles.values()))
+
+
+def _label(channel: int) -> str:
+    return f"ch{channel}"

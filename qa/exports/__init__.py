@@ -1,0 +1,1 @@
+"""Writers for the per-call outputs: JSON, WebVTT, SRT, RTTM."""

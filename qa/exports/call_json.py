@@ -1,0 +1,59 @@
+"""The per-call JSON document (schema documented in README.md, versioned by ``schema_version``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qa.types import CallAnalysis, to_jsonable
+
+
+def call_document(call: CallAnalysis) -> dict[str, Any]:
+    a = call.audio
+    return {
+        "schema_version": call.schema_version,
+        "call_id": call.call_id,
+        "source": call.source,
+        "audio": {
+            "duration_s": round(a.duration_s, 3),
+            "sample_rate": a.sample_rate,
+            "channels": a.channels,
+            "codec": a.codec,
+            "sha256": a.sha256,
+        },
+        "channel_layout": call.channel_layout,
+        "metadata": to_jsonable(call.metadata),
+        "model": to_jsonable(call.model),
+        "stages": dict(call.stages),
+        "config_hash": call.config_hash,
+        "turns": to_jsonable(call.turns),
+        "speakers": {
+            "backend": call.speakers.backend,
+            "roles": to_jsonable(call.speakers.roles),
+            "segments": to_jsonable(call.speakers.segments),
+        },
+        "asr": [
+            {
+                "channel": t.channel,
+                "language": t.language,
+                "words": len(t.words),
+                "vad": to_jsonable(t.vad),
+                "word_coverage": round(t.word_coverage, 3),
+            }
+            for t in call.transcripts
+        ],
+        "metrics": to_jsonable(call.metrics),
+        "warnings": to_jsonable(call.warnings),
+        "errors": [],
+        "timings_s": to_jsonable(call.timings_s),
+    }
+
+
+def error_document(source: str, kind: str, message: str, call_id: str | None, config_hash: str) -> dict[str, Any]:
+    """What a failed call leaves behind instead of a partial result."""
+    return {
+        "schema_version": "1.0",
+        "call_id": call_id,
+        "source": source,
+        "config_hash": config_hash,
+        "errors": [{"kind": kind, "message": message}],
+    }

@@ -1,0 +1,1 @@
+"""Conversation metrics from speaker timelines: talk/listen, silence, hold, overtalk, interruptions, speaking rate."""

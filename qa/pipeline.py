@@ -1,0 +1,145 @@
+"""process_call(): the one path from a recording to a CallAnalysis that every runner (CLI, API, workers) calls.
+
+Stages: decode -> channel layout -> energy activity -> ASR per channel -> speakers/turns -> metrics. Each model-backed
+stage has a ``load()`` that runs once per process; ``Pipeline`` holds the stages so a worker loads them once and
+processes many calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa import SCHEMA_VERSION
+from qa.asr.whisper import WhisperTranscriber
+from qa.audio import activity as act
+from qa.audio.decode import load_audio
+from qa.audio.layout import resolve_layout
+from qa.config import PipelineConfig
+from qa.diarize.base import SpeakerBackend
+from qa.diarize.channels import ChannelSpeakers
+from qa.diarize.single import SingleSpeaker
+from qa.metrics.conversation import compute_metrics
+from qa.types import CallAnalysis, CallMetadata, ChannelTranscript, Warning_
+
+log = logging.getLogger("qa.pipeline")
+
+LOW_WORD_COVERAGE = 0.5
+
+
+@dataclass
+class Pipeline:
+    config: PipelineConfig = field(default_factory=PipelineConfig)
+
+    def __post_init__(self) -> None:
+        self.asr = WhisperTranscriber(self.config.asr)
+        self.stereo: SpeakerBackend = ChannelSpeakers(self.config.turns)
+        self.mono: SpeakerBackend = SingleSpeaker(self.config.turns)
+
+    def load(self) -> None:
+        self.asr.load()
+        self.stereo.load()
+        self.mono.load()
+
+    def stage_versions(self) -> dict[str, str]:
+        return {s.name: s.version for s in (self.asr, self.stereo, self.mono)}
+
+    def call_config_hash(self, layout: str) -> str:
+        """Everything that changes a call's result: config, requested layout, stage versions, schema."""
+        parts = [self.config.hash(), layout, SCHEMA_VERSION, *sorted(f"{k}={v}" for k, v in self.stage_versions().items())]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    def requested_layout(self, metadata: CallMetadata | None) -> str:
+        return (metadata.channels if metadata and metadata.channels else None) or self.config.audio.channels
+
+    def process(self, path: str | Path, metadata: CallMetadata | None = None) -> CallAnalysis:
+        metadata = metadata or CallMetadata()
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        audio, warnings = load_audio(path, max_duration_s=self.config.audio.max_duration_s)
+        requested = self.requested_layout(metadata)
+        layout, audio, layout_warnings = resolve_layout(audio, requested, explicit=bool(metadata.channels))
+        warnings += layout_warnings
+        timings["decode"] = time.perf_counter() - t0
+        call_id = audio.info.sha256[:16]
+
+        t = time.perf_counter()
+        activity = act.activity(audio)
+        timings["activity"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        transcripts: list[ChannelTranscript] = []
+        for ch in range(audio.n_channels):
+            if not activity[ch].active:
+                warnings += (Warning_("silent_channel", f"channel {ch} carries no signal", ch),)
+            tr = self.asr.transcribe(audio.samples[ch], ch, act.as_intervals(activity[ch]))
+            transcripts.append(tr)
+            warnings += _asr_warnings(tr)
+        timings["asr"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        backend = self._speaker_backend(layout)
+        speakers = backend(audio, layout, tuple(transcripts), activity)
+        timings["diarize"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        metrics = compute_metrics(speakers, audio.duration_s, self.config.metrics)
+        timings["metrics"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t0
+        log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
+        return CallAnalysis(
+            schema_version=SCHEMA_VERSION,
+            call_id=call_id,
+            source=str(path),
+            audio=audio.info,
+            channel_layout=layout,
+            metadata=metadata,
+            model=self.asr.info(),
+            stages={self.asr.name: self.asr.version, backend.name: backend.version},
+            config_hash=self.call_config_hash(requested),
+            transcripts=tuple(transcripts),
+            speakers=speakers,
+            metrics=metrics,
+            warnings=tuple(warnings),
+            timings_s=timings,
+        )
+
+    def _speaker_backend(self, layout: str) -> SpeakerBackend:
+        choice = self.config.diarize.backend
+        if choice == "single" or (choice == "auto" and layout == "mono"):
+            return self.mono
+        if layout == "mono":  # "channels" asked for a one-channel call: there is only one channel to use
+            return self.mono
+        return self.stereo
+
+
+def _asr_warnings(tr: ChannelTranscript) -> tuple[Warning_, ...]:
+    out = []
+    v = tr.vad
+    if v.method != "silero":
+        out.append(
+            Warning_(
+                "vad_fallback",
+                f"Silero VAD kept {v.silero_coverage:.0%} of the signal on channel {tr.channel}; "
+                f"used {v.method} (coverage {v.coverage:.0%})",
+                tr.channel,
+            )
+        )
+    if v.energy_active_s > 2.0 and tr.word_coverage < LOW_WORD_COVERAGE:
+        out.append(
+            Warning_(
+                "low_asr_coverage",
+                f"recognised words cover only {tr.word_coverage:.0%} of the signal on channel {tr.channel}; "
+                "part of the call may be missing from the transcript (noise, music, or poor audio)",
+                tr.channel,
+            )
+        )
+    return tuple(out)
+
+
+def process_call(path: str | Path, config: PipelineConfig | None = None, metadata: CallMetadata | None = None) -> CallAnalysis:
+    """Convenience: one call with a fresh (cached-model) pipeline."""
+    return Pipeline(config or PipelineConfig()).process(path, metadata)

@@ -1,0 +1,169 @@
+"""Local batch runner: find recordings, process each, write results atomically, never stop on one bad file.
+
+For every input a batch leaves exactly one of: ``<name>.json`` (+ the other requested formats) or
+``<name>.error.json`` with the reason. Nothing is half-written: files are written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.audio.decode import AUDIO_EXTENSIONS, file_sha256
+from qa.errors import OutputError, QAError
+from qa.exports.call_json import call_document, error_document
+from qa.exports.rttm import to_rttm
+from qa.exports.subtitles import to_srt, to_vtt
+from qa.manifest import Manifest
+from qa.metrics.conversation import party_labels
+from qa.pipeline import Pipeline
+from qa.types import CallAnalysis, CallMetadata
+
+log = logging.getLogger("qa.runner")
+
+FORMATS = ("json", "vtt", "srt", "rttm")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    path: Path
+    out_stem: Path  # relative to the output folder, without suffix
+    metadata: CallMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    source: str
+    status: str  # "done" | "skipped" | "failed"
+    call_id: str | None
+    message: str
+    output: str | None
+
+
+def discover(inputs: Sequence[str | Path], manifest: Manifest | None = None) -> list[Job]:
+    """Folders are searched recursively for audio files; files named explicitly are always tried (so a mislabelled
+    or broken file is reported, not ignored). Output names mirror the folder structure below each input folder."""
+    jobs: list[Job] = []
+    seen: set[Path] = set()
+    for raw in inputs:
+        root = Path(raw)
+        if root.is_dir():
+            files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            pairs = [(f, f.relative_to(root).with_suffix("")) for f in files]
+        else:
+            pairs = [(root, Path(root.name).with_suffix(""))]
+        for f, stem in pairs:
+            key = f.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            meta = (manifest.lookup(f) if manifest else None) or CallMetadata()
+            jobs.append(Job(f, stem, meta))
+    # Two inputs that map to the same output name (a/x.wav and b/x.wav given as files) get distinct names.
+    counts: dict[Path, int] = {}
+    unique = []
+    for j in jobs:
+        n = counts.get(j.out_stem, 0)
+        counts[j.out_stem] = n + 1
+        unique.append(j if n == 0 else Job(j.path, j.out_stem.with_name(f"{j.out_stem.name}-{n + 1}"), j.metadata))
+    return unique
+
+
+def write_atomic(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def render(call: CallAnalysis, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(call_document(call), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "vtt":
+        return to_vtt(call.turns)
+    if fmt == "srt":
+        return to_srt(call.turns)
+    if fmt == "rttm":
+        return to_rttm(call.call_id, call.speakers.segments, party_labels(call.speakers))
+    raise ValueError(fmt)
+
+
+def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str) -> str | None:
+    """The call id if ``job`` already has results for this exact audio and config, else None."""
+    target = out_dir / job.out_stem.with_suffix(".json")
+    if not target.is_file() or any(not (out_dir / job.out_stem.with_suffix(f".{f}")).is_file() for f in formats):
+        return None
+    try:
+        doc = json.loads(target.read_text())
+        sha = file_sha256(job.path)
+    except (OSError, ValueError):
+        return None
+    if doc.get("config_hash") == config_hash and doc.get("audio", {}).get("sha256") == sha:
+        return doc.get("call_id")
+    return None
+
+
+def run_one(pipeline: Pipeline, job: Job, out_dir: Path, formats: Sequence[str], force: bool) -> Outcome:
+    json_path = out_dir / job.out_stem.with_suffix(".json")
+    err_path = out_dir / job.out_stem.with_suffix(".error.json")
+    config_hash = pipeline.call_config_hash(pipeline.requested_layout(job.metadata))
+    if not force and (cid := is_current(job, out_dir, ("json", *formats), config_hash)):
+        return Outcome(str(job.path), "skipped", cid, "up to date", str(json_path))
+    try:
+        call = pipeline.process(job.path, job.metadata)
+        # Render everything before writing anything, then write the JSON last: its presence means "complete".
+        rendered = {f: render(call, f) for f in formats if f != "json"}
+        for fmt, text in rendered.items():
+            write_atomic(out_dir / job.out_stem.with_suffix(f".{fmt}"), text)
+        write_atomic(json_path, render(call, "json"))
+        err_path.unlink(missing_ok=True)
+        note = f"{len(call.turns)} turns, {len(call.warnings)} warning(s)"
+        return Outcome(str(job.path), "done", call.call_id, note, str(json_path))
+    except QAError as exc:
+        kind, message = exc.kind, str(exc)
+    except Exception as exc:  # noqa: BLE001 - one broken call must not stop the batch
+        log.debug("internal error on %s", job.path, exc_info=True)
+        kind, message = "internal", f"{job.path}: internal error ({type(exc).__name__}: {exc})"
+    try:
+        write_atomic(err_path, json.dumps(error_document(str(job.path), kind, message, None, config_hash), indent=2) + "\n")
+    except OutputError as exc:
+        message += f" (and {exc})"
+    return Outcome(str(job.path), "failed", None, message, str(err_path))
+
+
+def run_batch(
+    pipeline: Pipeline,
+    jobs: Sequence[Job],
+    out_dir: Path,
+    formats: Sequence[str] = ("json",),
+    force: bool = False,
+    progress: bool = True,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    from tqdm import tqdm
+
+    outcomes = []
+    bar = tqdm(jobs, desc="calls", unit="call", disable=None if progress else True, dynamic_ncols=True)
+    for job in bar:
+        bar.set_postfix_str(job.path.name[-40:])
+        outcome = run_one(pipeline, job, out_dir, formats, force)
+        outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+    bar.close()
+    return outcomes

