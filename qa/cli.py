@@ -28,19 +28,33 @@ def _setup_logging(verbose: int) -> None:
 
 @app.command()
 def process(
-    inputs: Annotated[list[Path], typer.Argument(help="Recordings or folders (searched recursively).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results (mirrors the input folders).")] = Path("results"),
-    model: Annotated[str | None, typer.Option(help="ASR model: tiny.en, base, a CTranslate2 folder or a hub name. [default: base]")] = None,
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Recordings or folders (searched recursively).", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results (mirrors the input folders).")] = Path(
+        "results"
+    ),
+    model: Annotated[
+        str | None, typer.Option(help="ASR model: tiny.en, base, a CTranslate2 folder or a hub name. [default: base]")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Comma-separated outputs: json,vtt,srt,rttm.")] = "json",
-    manifest: Annotated[Path | None, typer.Option(help="CSV with path,agent_id,team,queue,started_at,direction,channels.")] = None,
-    channels: Annotated[str | None, typer.Option(help="Two-channel files: agent-left, agent-right or mono. [default: agent-left]")] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="CSV with path,agent_id,team,queue,started_at,direction,channels.")
+    ] = None,
+    channels: Annotated[
+        str | None, typer.Option(help="Two-channel files: agent-left, agent-right or mono. [default: agent-left]")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML pipeline config (see README).")] = None,
     force: Annotated[bool, typer.Option(help="Redo calls whose results are already up to date.")] = False,
-    compute_type: Annotated[str | None, typer.Option(help="CTranslate2 compute type (int8, float32, ...). [default: int8]")] = None,
+    compute_type: Annotated[
+        str | None, typer.Option(help="CTranslate2 compute type (int8, float32, ...). [default: int8]")
+    ] = None,
     beam_size: Annotated[int | None, typer.Option(help="Beam size for decoding. [default: 5]")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for ASR; 0 = all cores. [default: 0]")] = None,
     language: Annotated[str | None, typer.Option(help="Language code, or 'auto' to detect. [default: en]")] = None,
-    max_duration: Annotated[float | None, typer.Option(help="Reject recordings longer than this many seconds. [default: 14400]")] = None,
+    max_duration: Annotated[
+        float | None, typer.Option(help="Reject recordings longer than this many seconds. [default: 14400]")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v: info logs, -vv: debug.")] = 0,
 ) -> None:
@@ -91,7 +105,9 @@ def process(
 
 
 @app.command()
-def summary(results: Annotated[Path, typer.Argument(help="A results folder written by 'qa process'.")] = Path("results")) -> None:
+def summary(
+    results: Annotated[Path, typer.Argument(help="A results folder written by 'qa process'.")] = Path("results"),
+) -> None:
     """Print a table of the processed calls' metrics and any failures (no transcript text)."""
     from qa.summary import summarize
 

@@ -59,7 +59,9 @@ class DiarizeConfig(_Strict):
 
 
 class TurnsConfig(_Strict):
-    max_gap_s: float = Field(1.5, gt=0, description="A pause longer than this inside one speaker's words starts a new turn.")
+    max_gap_s: float = Field(
+        1.5, gt=0, description="A pause longer than this inside one speaker's words starts a new turn."
+    )
     segment_gap_s: float = Field(0.3, ge=0, description="Word gaps shorter than this count as talking.")
 
 
@@ -67,7 +69,9 @@ class MetricsConfig(_Strict):
     hold_min_s: float = Field(10.0, gt=0, description="A silence this long or longer is a hold.")
     overtalk_min_s: float = Field(0.2, ge=0, description="Shorter overlaps are not counted as overtalk.")
     interruption_min_overlap_s: float = Field(0.3, ge=0)
-    interruption_min_segment_s: float = Field(1.0, ge=0, description="Shorter cut-ins are backchannels, not interruptions.")
+    interruption_min_segment_s: float = Field(
+        1.0, ge=0, description="Shorter cut-ins are backchannels, not interruptions."
+    )
 
 
 class PipelineConfig(_Strict):

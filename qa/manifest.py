@@ -64,7 +64,9 @@ def load_manifest(path: str | Path) -> Manifest:
     header = [h.strip() for h in (reader.fieldnames or [])]
     path_col = "path" if "path" in header else "file" if "file" in header else None
     if path_col is None:
-        raise ConfigError(f"{p}: the manifest needs a 'path' (or 'file') column; found columns: {', '.join(header) or 'none'}")
+        raise ConfigError(
+            f"{p}: the manifest needs a 'path' (or 'file') column; found columns: {', '.join(header) or 'none'}"
+        )
     rows: dict[Path, CallMetadata] = {}
     problems: list[str] = []
     for n, raw in enumerate(reader, start=2):  # row 1 is the header

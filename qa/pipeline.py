@@ -22,12 +22,14 @@ from qa.config import PipelineConfig
 from qa.diarize.base import SpeakerBackend
 from qa.diarize.channels import ChannelSpeakers
 from qa.diarize.single import SingleSpeaker
+from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
 from qa.types import CallAnalysis, CallMetadata, ChannelTranscript, Warning_
 
 log = logging.getLogger("qa.pipeline")
 
 LOW_WORD_COVERAGE = 0.5
+DAMAGE_CODES = frozenset({"bad_frames", "duration_mismatch", "truncated"})
 
 
 @dataclass
@@ -49,7 +51,12 @@ class Pipeline:
 
     def call_config_hash(self, layout: str) -> str:
         """Everything that changes a call's result: config, requested layout, stage versions, schema."""
-        parts = [self.config.hash(), layout, SCHEMA_VERSION, *sorted(f"{k}={v}" for k, v in self.stage_versions().items())]
+        parts = [
+            self.config.hash(),
+            layout,
+            SCHEMA_VERSION,
+            *sorted(f"{k}={v}" for k, v in self.stage_versions().items()),
+        ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     def requested_layout(self, metadata: CallMetadata | None) -> str:
@@ -67,7 +74,13 @@ class Pipeline:
         call_id = audio.info.sha256[:16]
 
         t = time.perf_counter()
-        activity = act.activity(audio)
+        try:
+            activity = act.activity(audio)
+        except SilentAudioError as exc:
+            damage = [w.message for w in warnings if w.code in DAMAGE_CODES]
+            if damage:  # a damaged file that decodes to noise is corrupt, not silent
+                raise AudioDecodeError(f"{path}: corrupt audio ({'; '.join(damage)}); no usable speech") from exc
+            raise
         timings["activity"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -140,6 +153,8 @@ def _asr_warnings(tr: ChannelTranscript) -> tuple[Warning_, ...]:
     return tuple(out)
 
 
-def process_call(path: str | Path, config: PipelineConfig | None = None, metadata: CallMetadata | None = None) -> CallAnalysis:
+def process_call(
+    path: str | Path, config: PipelineConfig | None = None, metadata: CallMetadata | None = None
+) -> CallAnalysis:
     """Convenience: one call with a fresh (cached-model) pipeline."""
     return Pipeline(config or PipelineConfig()).process(path, metadata)

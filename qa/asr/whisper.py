@@ -47,14 +47,20 @@ class WhisperTranscriber:
     def load(self):
         """Load (once per process) and return the model."""
         model, _ = _cached_model(
-            self.config.model, self.config.device, self.config.compute_type, self.config.threads(),
+            self.config.model,
+            self.config.device,
+            self.config.compute_type,
+            self.config.threads(),
             self.config.local_files_only,
         )
         return model
 
     def info(self) -> ModelInfo:
         _, source = _cached_model(
-            self.config.model, self.config.device, self.config.compute_type, self.config.threads(),
+            self.config.model,
+            self.config.device,
+            self.config.compute_type,
+            self.config.threads(),
             self.config.local_files_only,
         )
         return ModelInfo(

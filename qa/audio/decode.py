@@ -18,7 +18,9 @@ from qa.types import Audio, AudioInfo, Warning_
 
 log = logging.getLogger("qa.audio")
 
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka"})
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka"}
+)
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -43,7 +45,9 @@ def check_readable(path: Path) -> int:
     return size
 
 
-def load_audio(path: str | Path, target_rate: int = 16000, max_duration_s: float = 4 * 3600.0) -> tuple[Audio, tuple[Warning_, ...]]:
+def load_audio(
+    path: str | Path, target_rate: int = 16000, max_duration_s: float = 4 * 3600.0
+) -> tuple[Audio, tuple[Warning_, ...]]:
     """Decode ``path`` to (channels, samples) float32 at ``target_rate``; keep up to 2 channels.
 
     Raises AudioTooLongError from the container's declared duration before decoding anything, so a huge file costs
@@ -104,7 +108,9 @@ def load_audio(path: str | Path, target_rate: int = 16000, max_duration_s: float
         except av.error.FFmpegError as exc:
             if not parts:
                 raise AudioDecodeError(f"{p}: corrupt audio, nothing could be decoded ({_reason(exc)})") from None
-            warnings.append(Warning_("truncated", f"decoding stopped early ({_reason(exc)}); the rest of the file is lost"))
+            warnings.append(
+                Warning_("truncated", f"decoding stopped early ({_reason(exc)}); the rest of the file is lost")
+            )
 
     if not parts or sum(x.shape[1] for x in parts) == 0:
         raise EmptyAudioError(f"{p}: no audio samples (zero-length recording or corrupt file)")
@@ -123,11 +129,11 @@ def load_audio(path: str | Path, target_rate: int = 16000, max_duration_s: float
         warnings.append(Warning_("bad_frames", f"{bad_frames} undecodable frame(s) skipped"))
     if declared and abs(declared - duration) > max(1.0, 0.05 * declared):
         warnings.append(
-            Warning_("duration_mismatch", f"header says {declared:.1f} s but {duration:.1f} s decoded (truncated file?)")
+            Warning_(
+                "duration_mismatch", f"header says {declared:.1f} s but {duration:.1f} s decoded (truncated file?)"
+            )
         )
-    info = AudioInfo(
-        path=str(p), duration_s=duration, sample_rate=rate, channels=channels, codec=codec, sha256=sha
-    )
+    info = AudioInfo(path=str(p), duration_s=duration, sample_rate=rate, channels=channels, codec=codec, sha256=sha)
     return Audio(info=info, samples=samples, sample_rate=target_rate), tuple(warnings)
 
 

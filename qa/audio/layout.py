@@ -48,4 +48,6 @@ def agent_channel(layout: str) -> int:
 
 
 def _replace(audio: Audio, samples: np.ndarray) -> Audio:
-    return Audio(info=audio.info, samples=np.ascontiguousarray(samples, dtype=np.float32), sample_rate=audio.sample_rate)
+    return Audio(
+        info=audio.info, samples=np.ascontiguousarray(samples, dtype=np.float32), sample_rate=audio.sample_rate
+    )

@@ -11,11 +11,12 @@ from qa.types import SpeakerSegment
 
 def to_rttm(file_id: str, segments: Iterable[SpeakerSegment], names: dict[str, str] | None = None) -> str:
     names = names or {}
-    return "".join(
-        f"SPEAKER {file_id} 1 {s.start:.3f} {s.end - s.start:.3f} <NA> <NA> {names.get(s.speaker, s.speaker)} <NA> <NA>\n"
-        for s in segments
-        if s.end > s.start
-    )
+    lines = []
+    for s in segments:
+        if s.end > s.start:
+            who = names.get(s.speaker, s.speaker)
+            lines.append(f"SPEAKER {file_id} 1 {s.start:.3f} {s.end - s.start:.3f} <NA> <NA> {who} <NA> <NA>\n")
+    return "".join(lines)
 
 
 def read_rttm(path: str | Path) -> dict[str, list[SpeakerSegment]]:

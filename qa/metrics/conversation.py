@@ -23,7 +23,7 @@ import numpy as np
 
 from qa.config import MetricsConfig
 from qa.metrics import intervals as iv
-from qa.types import Interruption, Metrics, Role, Silence, SpeakerSegment, Speakers, Turn
+from qa.types import Interruption, Metrics, Role, Silence, Speakers, SpeakerSegment, Turn
 
 
 def party_labels(speakers: Speakers) -> dict[str, str]:
@@ -115,9 +115,7 @@ def _silences(speech: np.ndarray) -> tuple[Silence, ...]:
 
 
 def _overlaps(by_party: Mapping[str, np.ndarray], parties: Sequence[str]) -> np.ndarray:
-    pieces = [
-        iv.intersect(by_party[a], by_party[b]) for i, a in enumerate(parties) for b in parties[i + 1 :]
-    ]
+    pieces = [iv.intersect(by_party[a], by_party[b]) for i, a in enumerate(parties) for b in parties[i + 1 :]]
     pieces = [p for p in pieces if len(p)]
     return iv.merge(np.concatenate(pieces)) if pieces else np.zeros((0, 2))
 

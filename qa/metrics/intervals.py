@@ -43,7 +43,9 @@ def total(pairs: Iterable[tuple[float, float]] | np.ndarray) -> float:
     return float((arr[:, 1] - arr[:, 0]).sum()) if len(arr) else 0.0
 
 
-def intersect(a: Iterable[tuple[float, float]] | np.ndarray, b: Iterable[tuple[float, float]] | np.ndarray) -> Intervals:
+def intersect(
+    a: Iterable[tuple[float, float]] | np.ndarray, b: Iterable[tuple[float, float]] | np.ndarray
+) -> Intervals:
     """Intersection of two interval sets (each merged first)."""
     a, b = merge(a), merge(b)
     if len(a) == 0 or len(b) == 0:
@@ -70,7 +72,9 @@ def complement(pairs: Iterable[tuple[float, float]] | np.ndarray, start: float, 
     return subtract([(start, end)], pairs)
 
 
-def dilate(pairs: Iterable[tuple[float, float]] | np.ndarray, pad: float, lo: float = 0.0, hi: float = np.inf) -> Intervals:
+def dilate(
+    pairs: Iterable[tuple[float, float]] | np.ndarray, pad: float, lo: float = 0.0, hi: float = np.inf
+) -> Intervals:
     arr = as_array(pairs)
     if len(arr) == 0:
         return arr
@@ -83,7 +87,9 @@ def drop_shorter(pairs: Iterable[tuple[float, float]] | np.ndarray, min_len: flo
     return arr[(arr[:, 1] - arr[:, 0]) >= min_len] if len(arr) else arr
 
 
-def coverage(covered: Iterable[tuple[float, float]] | np.ndarray, of: Iterable[tuple[float, float]] | np.ndarray) -> float:
+def coverage(
+    covered: Iterable[tuple[float, float]] | np.ndarray, of: Iterable[tuple[float, float]] | np.ndarray
+) -> float:
     """Fraction of ``of``'s total length that lies inside ``covered`` (1.0 when ``of`` is empty)."""
     denom = total(of)
     if denom <= 0:

@@ -140,7 +140,9 @@ def run_one(pipeline: Pipeline, job: Job, out_dir: Path, formats: Sequence[str],
         log.debug("internal error on %s", job.path, exc_info=True)
         kind, message = "internal", f"{job.path}: internal error ({type(exc).__name__}: {exc})"
     try:
-        write_atomic(err_path, json.dumps(error_document(str(job.path), kind, message, None, config_hash), indent=2) + "\n")
+        write_atomic(
+            err_path, json.dumps(error_document(str(job.path), kind, message, None, config_hash), indent=2) + "\n"
+        )
     except OutputError as exc:
         message += f" (and {exc})"
     return Outcome(str(job.path), "failed", None, message, str(err_path))

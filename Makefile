@@ -1,0 +1,39 @@
+# callqa: two commands on a fresh machine with Python 3.11+.
+#   make demo   set up .venv, process samples/, print a summary
+#   make test   set up .venv, run the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The stamp changes whenever pyproject.toml does, so a changed dependency list reinstalls; otherwise setup is a no-op.
+STAMP  := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DEMO_MODEL ?= base
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[models,test]"
+	@rm -f $(VENV)/.stamp-*
+	@touch $@
+
+demo: setup
+	$(BIN)/qa process samples/ --out demo-results --manifest samples/manifest.csv --model $(DEMO_MODEL) \
+		--format json,vtt,srt,rttm
+	@echo
+	$(BIN)/qa summary demo-results
+
+test: setup
+	$(BIN)/ruff check qa tests bench samples
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check qa tests bench samples
+
+bench: setup
+	$(BIN)/python bench/asr.py
+
+clean:
+	rm -rf $(VENV) demo-results .pytest_cache

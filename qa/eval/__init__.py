@@ -1,0 +1,1 @@
+"""Evaluation helpers shared by tests and benchmarks: word error rate, reference transcripts."""
