@@ -110,9 +110,8 @@ def main() -> int:
     items = corpus()
     audio_s = {str(it["path"]): load_audio(it["path"])[0].duration_s for it in items}
     total_audio = sum(audio_s.values())
-    print(
-        f"# {len(items)} files, {total_audio:.0f} s of audio; {args.threads} threads; {platform.processor() or platform.machine()}"
-    )
+    cpu = platform.processor() or platform.machine()
+    print(f"# {len(items)} files, {total_audio:.0f} s of audio; {args.threads} threads; {cpu}")
     report = {"files": len(items), "audio_s": total_audio, "threads": args.threads, "models": {}}
     for name in args.models.split(","):
         cfg = PipelineConfig().with_overrides({"asr.model": name, "asr.cpu_threads": args.threads})
@@ -143,12 +142,9 @@ def main() -> int:
         sp, sd = sum(t_pipe.values()), sum(t_bare_dec.values())
         ratio = sp / sd
         print(f"\n## {name}  (model load {load_s:.1f} s, {cfg.asr.compute_type}, beam {cfg.asr.beam_size})")
-        print(
-            f"bare faster-whisper (decode + VAD + ASR per channel): {sd:7.1f} s  RTF {total_audio / sd:5.1f}x real time"
-        )
-        print(
-            f"qa pipeline (decode .. metrics)                      : {sp:7.1f} s  RTF {total_audio / sp:5.1f}x real time"
-        )
+        rtf_b, rtf_p = total_audio / sd, total_audio / sp
+        print(f"bare faster-whisper (decode + VAD + ASR per channel): {sd:7.1f} s  RTF {rtf_b:5.1f}x real time")
+        print(f"qa pipeline (decode .. metrics)                      : {sp:7.1f} s  RTF {rtf_p:5.1f}x real time")
         print(f"pipeline / bare wall-time ratio                      : {ratio:7.3f}  (goal <= 1.10)")
         print(f"{'dataset':20s} {'ref words':>9s} {'WER':>7s} {'sub':>4s} {'del':>4s} {'ins':>4s}")
         for ds, r in wer.items():
@@ -160,8 +156,8 @@ def main() -> int:
             "bare_s": sd,
             "pipeline_s": sp,
             "ratio": ratio,
-            "rtf_bare": total_audio / sd,
-            "rtf_pipeline": total_audio / sp,
+            "rtf_bare": rtf_b,
+            "rtf_pipeline": rtf_p,
             "wer": {ds: {"wer": r.wer, "ref_words": r.ref_words} for ds, r in wer.items()},
         }
     if args.json:
