@@ -143,3 +143,13 @@ def test_activity_threshold_sits_above_line_noise():
     act = channel_activity(x, rate, 0)
     assert [(round(i.start, 1), round(i.end, 1)) for i in act.active] == [(1.0, 2.0)]
     assert act.noise_floor_db < -45 and act.threshold_db > act.noise_floor_db
+
+
+def test_frame_energy_matches_librosa():
+    import librosa
+
+    from qa.audio.activity import frame_db
+
+    x = np.random.default_rng(3).normal(0, 0.1, 16000 * 3).astype(np.float32)
+    ref = 20 * np.log10(librosa.feature.rms(y=x, frame_length=400, hop_length=160, center=False)[0])
+    assert np.allclose(frame_db(x, 16000), ref, atol=1e-3)

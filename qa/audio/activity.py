@@ -1,4 +1,4 @@
-"""Where each channel carries signal, from frame energy (librosa RMS).
+"""Where each channel carries signal, from frame energy (RMS over 25 ms frames, 10 ms hop).
 
 This is deliberately simple and model-free: it is the yardstick that tells when Silero VAD or the recogniser has
 dropped speech on band-limited telephone audio, and the fallback when it has.
@@ -18,11 +18,16 @@ SILENT_PEAK_DBFS = -55.0  # a channel whose loudest 25 ms frame stays below this
 
 
 def frame_db(x: np.ndarray, rate: int) -> np.ndarray:
-    import librosa
+    """Frame RMS in dBFS; the same numbers as ``librosa.feature.rms(center=False)`` without its ~2 s first-call cost
+    (lazy loading and JIT), which would add 10 % to a one-call run."""
+    from numpy.lib.stride_tricks import sliding_window_view
 
     frame = int(FRAME_S * rate)
     hop = int(HOP_S * rate)
-    rms = librosa.feature.rms(y=x, frame_length=frame, hop_length=hop, center=False)[0]
+    if len(x) < frame:
+        return np.zeros(0)
+    frames = sliding_window_view(x, frame)[::hop]
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frame)
     return 20 * np.log10(np.maximum(rms, 1e-10))
 
 
