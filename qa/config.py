@@ -52,10 +52,18 @@ class AsrConfig(_Strict):
 
 
 class DiarizeConfig(_Strict):
-    backend: Literal["auto", "channels", "single"] = Field(
-        "auto", description="auto: two-channel files by channel, mono files by the mono backend."
+    backend: Literal["auto", "channels", "embedded", "single"] = Field(
+        "auto", description="auto: two-channel files by channel, mono files by mono_backend."
     )
-    mono_backend: Literal["single"] = "single"
+    mono_backend: Literal["embedded", "single"] = Field(
+        "single",
+        description="One-channel calls: 'single' (one unknown speaker) or 'embedded' (experimental, issue #3).",
+    )
+    max_speakers: int = Field(4, ge=1, le=10)
+    min_silhouette: float = Field(0.1, ge=-1, le=1, description="Below this no split is convincing: one speaker.")
+    window_s: float = Field(1.5, gt=0.2)
+    hop_s: float = Field(0.75, gt=0.05)
+    min_segment_s: float = Field(0.5, ge=0, description="Shorter speaker runs are merged into their neighbours.")
 
 
 class TurnsConfig(_Strict):

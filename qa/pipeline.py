@@ -21,6 +21,7 @@ from qa.audio.layout import resolve_layout
 from qa.config import PipelineConfig
 from qa.diarize.base import SpeakerBackend
 from qa.diarize.channels import ChannelSpeakers
+from qa.diarize.embedded import EmbeddedDiarizer
 from qa.diarize.single import SingleSpeaker
 from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
@@ -39,15 +40,19 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.asr = WhisperTranscriber(self.config.asr)
         self.stereo: SpeakerBackend = ChannelSpeakers(self.config.turns)
-        self.mono: SpeakerBackend = SingleSpeaker(self.config.turns)
+        self.single: SpeakerBackend = SingleSpeaker(self.config.turns)
+        self.embedded: SpeakerBackend = EmbeddedDiarizer(self.config.diarize, self.config.turns)
 
     def load(self) -> None:
         self.asr.load()
         self.stereo.load()
-        self.mono.load()
+        self._mono_backend().load()
+
+    def _mono_backend(self) -> SpeakerBackend:
+        return self.embedded if self.config.diarize.mono_backend == "embedded" else self.single
 
     def stage_versions(self) -> dict[str, str]:
-        return {s.name: s.version for s in (self.asr, self.stereo, self.mono)}
+        return {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded)}
 
     def call_config_hash(self, layout: str) -> str:
         """Everything that changes a call's result: config, requested layout, stage versions, schema."""
@@ -121,11 +126,14 @@ class Pipeline:
         )
 
     def _speaker_backend(self, layout: str) -> SpeakerBackend:
+        """Two-channel calls split by channel; one-channel calls go to the configured mono backend."""
         choice = self.config.diarize.backend
-        if choice == "single" or (choice == "auto" and layout == "mono"):
-            return self.mono
-        if layout == "mono":  # "channels" asked for a one-channel call: there is only one channel to use
-            return self.mono
+        if choice == "single":
+            return self.single
+        if choice == "embedded":
+            return self.embedded
+        if layout == "mono":  # "auto", or "channels" asked for a one-channel call
+            return self._mono_backend()
         return self.stereo
 
 
