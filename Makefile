@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 # The stamp changes whenever pyproject.toml does, so a changed dependency list reinstalls; otherwise setup is a no-op.
 STAMP  := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_MODEL ?= base
+TORCH ?= 2.13.0
 
 .PHONY: setup demo test lint bench clean
 
@@ -15,7 +16,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[models,test]"
+	# CPU torch first: any other torch pulls a multi-GB CUDA build (see README, "Install").
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[models,diarize,test]"
 	@rm -f $(VENV)/.stamp-*
 	@touch $@
 

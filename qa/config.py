@@ -56,11 +56,18 @@ class DiarizeConfig(_Strict):
         "auto", description="auto: two-channel files by channel, mono files by mono_backend."
     )
     mono_backend: Literal["embedded", "single"] = Field(
-        "single",
-        description="One-channel calls: 'single' (one unknown speaker) or 'embedded' (experimental, issue #3).",
+        "embedded", description="One-channel calls: embedded speaker clustering, or 'single' (one unknown speaker)."
     )
+    embedding: Literal["auto", "mfcc", "resemblyzer"] = Field(
+        "auto",
+        description="Speaker embedding: auto = resemblyzer when torch is installed (measured better), else mfcc.",
+    )
+    num_speakers: int | None = Field(None, ge=1, le=10, description="Fix the speaker count; None = automatic.")
     max_speakers: int = Field(4, ge=1, le=10)
-    min_silhouette: float = Field(0.1, ge=-1, le=1, description="Below this no split is convincing: one speaker.")
+    threshold: dict[str, float] = Field(
+        default_factory=lambda: {"mfcc": 0.15, "resemblyzer": 0.25},  # bench/diarization.py sweep
+        description="Cosine distance at which the clustering tree is cut, per embedding.",
+    )
     window_s: float = Field(1.5, gt=0.2)
     hop_s: float = Field(0.75, gt=0.05)
     min_segment_s: float = Field(0.5, ge=0, description="Shorter speaker runs are merged into their neighbours.")

@@ -149,6 +149,15 @@ def _asr_warnings(tr: ChannelTranscript) -> tuple[Warning_, ...]:
                 tr.channel,
             )
         )
+    if tr.rejected_segments:
+        out.append(
+            Warning_(
+                "rejected_text",
+                f"{tr.rejected_segments} segment(s) recognised only in non-speech-like regions of channel "
+                f"{tr.channel} were dropped as likely hallucinations",
+                tr.channel,
+            )
+        )
     if v.energy_active_s > 2.0 and tr.word_coverage < LOW_WORD_COVERAGE:
         out.append(
             Warning_(

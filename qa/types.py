@@ -101,6 +101,8 @@ class ChannelTranscript:
     language: str
     vad: VadReport
     word_coverage: float  # fraction of energy-active time covered by recognised words (padded)
+    rejected_segments: int = 0  # segments from fallback-only regions that failed the plausibility test
+    vad_speech: tuple[Interval, ...] = ()  # regions Silero (default or relaxed) marked as speech
 
 
 @dataclass(frozen=True, slots=True)

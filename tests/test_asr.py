@@ -89,7 +89,8 @@ def test_vad_falls_back_when_silero_misses_signal(tiny_pipeline):
     x = np.zeros(rate * 8, np.float32)
     x[rate * 2 : rate * 6] = tone(4.0, rate, 1000, 0.3)
     energy = np.array([[2.0, 6.0]])
-    regions, report = tiny_pipeline.asr.speech_regions(x, energy)
+    regions, trusted, report = tiny_pipeline.asr.speech_regions(x, energy)
+    assert iv.coverage(trusted, energy) < 0.9  # Silero does not vouch for the tone
     assert report.silero_coverage < 0.9
     assert "energy" in report.method and report.coverage == pytest.approx(1.0)
     assert iv.coverage(regions, energy) == pytest.approx(1.0)

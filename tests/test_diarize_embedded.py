@@ -1,4 +1,4 @@
-"""The experimental embedded mono backend and the agent/caller role cues."""
+"""Mono diarization (embedded backend) on real audio, and the agent/caller role cues."""
 
 import pytest
 from conftest import SAMPLES
@@ -24,31 +24,59 @@ def test_role_cues_pick_the_agent_with_confidence():
     assert agent_score(["three one one, City of Springfield"]) > agent_score(["my trash was not picked up"])
 
 
-def test_no_cues_means_unknown_roles():
+def test_without_cues_role_confidence_is_low():
     roles = assign_roles([_turn("a", "hello", 0), _turn("b", "hello", 1)], ["a", "b"])
-    # the first speaker bonus alone is a weak cue: a role is given, with low confidence
-    assert max(r.confidence for r in roles) < 0.5
+    assert max(r.confidence for r in roles) < 0.5  # only "spoke first" is known
 
 
-@pytest.mark.slow
-def test_embedded_backend_on_the_mono_sample(tiny_pipeline):
-    from qa.config import PipelineConfig
+def _der(call, name):
     from qa.eval.der import diarization_error
     from qa.exports.rttm import read_rttm
     from qa.metrics.conversation import party_labels
-    from qa.pipeline import Pipeline
     from qa.types import SpeakerSegment
 
-    cfg = PipelineConfig().with_overrides(
-        {"asr.model": "tiny.en", "asr.cpu_threads": 2, "diarize.mono_backend": "embedded"}
-    )
-    call = Pipeline(cfg).process(SAMPLES / "noise_complaint_mono.flac")
-    assert call.speakers.backend == "diarize.embedded"
-    assert {r.role for r in call.speakers.roles} == {Role.AGENT, Role.CALLER}
     labels = party_labels(call.speakers)
     hyp = [SpeakerSegment(labels[s.speaker], s.start, s.end) for s in call.speakers.segments]
-    ref = read_rttm(SAMPLES / "noise_complaint_mono.rttm")["noise_complaint_mono"]
-    res = diarization_error(ref, hyp, collar=0.25, skip_overlap=True)
-    assert res.der < 0.15, res  # measured 5.0 %
-    assert dict(res.mapping) == {"agent": "agent", "caller": "caller"}  # roles named right, not just clusters
-    assert call.turns[0].role is Role.AGENT and "priya" in call.turns[0].text.lower()
+    ref = read_rttm(SAMPLES / f"{name}.rttm")[name]
+    return diarization_error(ref, hyp, collar=0.25, skip_overlap=True)
+
+
+@pytest.fixture(scope="module")
+def mono_calls(tiny_pipeline):
+    """Every sample as a mono call: the stereo ones mixed down, so the reference timeline is exact."""
+    from qa.types import CallMetadata
+
+    return {p.stem: tiny_pipeline.process(p, CallMetadata(channels="mono")) for p in sorted(SAMPLES.glob("*.flac"))}
+
+
+@pytest.mark.slow
+def test_default_mono_backend_finds_both_parties_and_their_roles(mono_calls):
+    from qa.eval.der import DerResult
+
+    overall = DerResult(0, 0, 0, 0, ())
+    for name, call in mono_calls.items():
+        assert call.channel_layout == "mono" and call.speakers.backend == "diarize.embedded"
+        assert "resemblyzer" in call.stages["diarize.embedded"]  # the measured default when torch is present
+        res = _der(call, name)
+        overall = overall + res
+        assert res.der < 0.16, (name, res)
+        assert dict(res.mapping) == {"agent": "agent", "caller": "caller"}, name  # roles named right
+        assert call.turns[0].role is Role.AGENT
+        assert call.metrics.talk_listen_ratio is not None and call.metrics.agent_first_words_s < 1.0
+    # The issue's goal for two-party calls, collar 0.25 s, overlap excluded (bench/diarization.py measured 5.4 %).
+    assert overall.der <= 0.08, overall
+
+
+@pytest.mark.slow
+def test_mfcc_embedding_separates_voices_when_the_count_is_given(tiny_pipeline):
+    from qa.config import PipelineConfig
+    from qa.pipeline import Pipeline
+    from qa.types import CallMetadata
+
+    cfg = PipelineConfig().with_overrides(
+        {"asr.model": "tiny.en", "asr.cpu_threads": 2, "diarize.embedding": "mfcc", "diarize.num_speakers": 2}
+    )
+    call = Pipeline(cfg).process(SAMPLES / "missed_trash.flac", CallMetadata(channels="mono"))
+    assert "mfcc" in call.stages["diarize.embedded"]
+    assert len({s.speaker for s in call.speakers.segments}) == 2
+    assert _der(call, "missed_trash").der < 0.25  # measured 14.6 %: the cheap fallback, clearly weaker

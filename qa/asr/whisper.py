@@ -19,7 +19,7 @@ import numpy as np
 from qa.config import AsrConfig
 from qa.errors import StageError
 from qa.metrics import intervals as iv
-from qa.types import ChannelTranscript, ModelInfo, VadReport, Word
+from qa.types import ChannelTranscript, Interval, ModelInfo, VadReport, Word
 
 log = logging.getLogger("qa.asr")
 RATE = 16000
@@ -74,8 +74,8 @@ class WhisperTranscriber:
             vad="silero (faster-whisper) checked against energy",
         )
 
-    def speech_regions(self, x: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, VadReport]:
-        """Choose the regions to transcribe (seconds) and say how they were chosen."""
+    def speech_regions(self, x: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray, VadReport]:
+        """Choose the regions to transcribe (seconds), the part of them Silero vouches for, and how they were chosen."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         cfg = self.config.vad
@@ -93,19 +93,20 @@ class WhisperTranscriber:
             rcov = iv.coverage(relaxed, energy)
             if rcov > cov:
                 regions, method, cov = relaxed, "silero-relaxed", rcov
+        trusted = regions
         if cov < cfg.min_coverage and cfg.energy_fallback:
             regions = iv.merge(np.concatenate([regions, iv.dilate(energy, 0.2, 0.0, len(x) / RATE)]), gap=0.0)
             method, cov = f"{method}+energy", iv.coverage(regions, energy)
         report = VadReport(method, iv.total(regions), energy_s, cov, first_cov)
-        return regions, report
+        return regions, trusted, report
 
     def transcribe(self, x: np.ndarray, channel: int, energy: np.ndarray) -> ChannelTranscript:
         from faster_whisper.vad import SpeechTimestampsMap, collect_chunks
 
         model = self.load()
-        regions, report = self.speech_regions(x, energy)
+        regions, trusted, report = self.speech_regions(x, energy)
         if len(regions) == 0:
-            return ChannelTranscript(channel, (), self.config.language or "", report, 0.0)
+            return ChannelTranscript(channel, (), self.config.language or "", report, 0.0, 0, _as_tuple(trusted))
         chunks = [{"start": int(s * RATE), "end": min(int(e * RATE), len(x))} for s, e in regions]
         pieces, _ = collect_chunks(x, chunks)
         joined = np.concatenate(pieces).astype(np.float32, copy=False)
@@ -120,11 +121,13 @@ class WhisperTranscriber:
             )
             ts_map = SpeechTimestampsMap(chunks, RATE)
             words: list[Word] = []
+            rejected = 0
             for seg in segments:
+                seg_words = []
                 for w in seg.words or ():
                     # Resolve start and end through the same chunk, as faster-whisper does.
                     idx = ts_map.get_chunk_index((w.start + w.end) / 2)
-                    words.append(
+                    seg_words.append(
                         Word(
                             start=ts_map.get_original_time(w.start, idx),
                             end=ts_map.get_original_time(w.end, idx),
@@ -132,6 +135,10 @@ class WhisperTranscriber:
                             probability=float(w.probability),
                         )
                     )
+                if seg_words and not _plausible(seg, seg_words, trusted):
+                    rejected += 1
+                    continue
+                words.extend(seg_words)
         except (RuntimeError, ValueError) as exc:
             raise StageError(f"speech recognition failed on channel {channel}: {exc}") from None
         spans = iv.dilate([(w.start, w.end) for w in words], 0.15)
@@ -141,4 +148,31 @@ class WhisperTranscriber:
             language=info.language,
             vad=report,
             word_coverage=iv.coverage(spans, energy),
+            rejected_segments=rejected,
+            vad_speech=_as_tuple(trusted),
         )
+
+
+def _as_tuple(arr: np.ndarray) -> tuple[Interval, ...]:
+    return tuple(Interval(float(s), float(e)) for s, e in arr)
+
+
+# Whisper invents fluent text on noise ("Thank you for watching"). Text from regions only the energy fallback
+# proposed must look like real recognition: measured on real speech vs. noise, hallucinations had no-speech
+# probability 0.4-0.8, mean log-probability down to -1.5 and word probability 0.2-0.7; speech had <= 0.1, ~-0.2, ~0.9.
+FALLBACK_MAX_NO_SPEECH = 0.4
+FALLBACK_MIN_LOGPROB = -0.8
+FALLBACK_MIN_WORD_PROB = 0.5
+
+
+def _plausible(seg, words: list[Word], trusted: np.ndarray) -> bool:
+    """Accept a segment Silero vouches for; hold one that lies mostly in fallback regions to a stricter standard."""
+    span = iv.as_array([(w.start, max(w.end, w.start + 0.01)) for w in words])
+    if iv.coverage(trusted, span) >= 0.5:
+        return True
+    mean_prob = float(np.mean([w.probability for w in words]))
+    return (
+        seg.no_speech_prob <= FALLBACK_MAX_NO_SPEECH
+        and seg.avg_logprob >= FALLBACK_MIN_LOGPROB
+        and mean_prob >= FALLBACK_MIN_WORD_PROB
+    )

@@ -1,77 +1,74 @@
-"""Speaker backend ``diarize.embedded``: offline clustering of acoustic embeddings on one channel.
+"""Speaker backend ``diarize.embedded``: offline clustering of speaker embeddings on one channel.
 
-Steps: speech regions (energy activity joined with recognised words) -> 1.5 s windows every 0.75 s -> an embedding per
-window (MFCC statistics from librosa, 300-3400 Hz so that wideband and telephone audio look alike) -> agglomerative
-clustering (Ward) with the number of speakers chosen by silhouette score (1 when no split is convincing) -> every
-speech frame takes the majority label of the windows covering it, short runs are smoothed away -> speaker segments.
+Steps: speech regions (energy activity joined with recognised words) -> windows of ``window_s`` every ``hop_s``
+inside them -> one embedding per window (:mod:`qa.diarize.embeddings`: MFCC statistics or the resemblyzer encoder)
+-> agglomerative clustering; the number of speakers is given (``num_speakers``) or found from the clustering
+(cosine distance threshold, clamped to ``max_speakers``) -> every speech frame takes the majority label of the
+windows covering it, runs shorter than ``min_segment_s`` are merged into a neighbour -> speaker segments.
 Words are then attributed by time overlap and turns built; roles come from :mod:`qa.diarize.roles`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from qa.config import DiarizeConfig, TurnsConfig
 from qa.diarize.base import activity_array
+from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
 from qa.diarize.roles import assign_roles
 from qa.diarize.turns import assign_words, build_turns
 from qa.metrics import intervals as iv
 from qa.types import Audio, ChannelActivity, ChannelTranscript, Speakers, SpeakerSegment
 
-HOP_S = 0.01
+
+def speech_for_diarization(words, energy: np.ndarray, vad_speech) -> np.ndarray:
+    """Recognised words, plus energetic signal where Silero also hears speech: words alone miss short utterances,
+    energy alone counts chairs and paper as speech."""
+    spans = iv.merge([(w.start, w.end) for w in words], gap=0.3)
+    vouched = iv.intersect(energy, [(i.start, i.end) for i in vad_speech])
+    return iv.drop_shorter(iv.merge(np.concatenate([spans, vouched]), gap=0.1), 0.1)
 
 
-def mfcc_frames(x: np.ndarray, rate: int) -> np.ndarray:
-    """(frames, 19) MFCCs without c0, mean-normalised over the recording, 25 ms windows every 10 ms."""
-    import librosa
-
-    m = librosa.feature.mfcc(
-        y=x, sr=rate, n_mfcc=20, n_fft=512, win_length=400, hop_length=int(HOP_S * rate), n_mels=40, fmin=300, fmax=3400
-    )[1:].T
-    return m - m.mean(axis=0, keepdims=True)
-
-
-def window_embeddings(
-    feats: np.ndarray, speech: np.ndarray, win_s: float, hop_s: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings (mean and std of MFCCs over speech frames) of windows sliding through each speech region."""
-    n = len(feats)
-    is_speech = np.zeros(n, dtype=bool)
+def windows_in(speech: np.ndarray, win_s: float, hop_s: float, min_s: float = 0.4) -> list[tuple[float, float]]:
+    """Windows sliding through each speech region; a region shorter than a window is one window."""
+    out = []
     for s, e in speech:
-        is_speech[int(s / HOP_S) : int(e / HOP_S)] = True
-    spans, embs = [], []
-    w, h = int(win_s / HOP_S), int(hop_s / HOP_S)
-    for s, e in speech:
-        a, b = int(s / HOP_S), min(int(e / HOP_S), n)
-        starts = list(range(a, max(a + 1, b - w + 1), h)) if b - a >= w else [a]
-        for st in starts:
-            en = min(st + w, b)
-            f = feats[st:en][is_speech[st:en]]
-            if len(f) < 20:  # under 0.2 s of speech: too little to say who it is
-                continue
-            spans.append((st, en))
-            embs.append(np.concatenate([f.mean(axis=0), f.std(axis=0)]))
-    return np.array(spans, dtype=int).reshape(-1, 2), np.array(embs).reshape(len(embs), -1)
+        if e - s < min_s:
+            continue
+        if e - s <= win_s:
+            out.append((float(s), float(e)))
+            continue
+        starts = np.arange(s, e - win_s + 1e-9, hop_s)
+        out.extend((float(a), float(a + win_s)) for a in starts)
+        if starts[-1] + win_s < e - hop_s / 2:  # cover the tail
+            out.append((float(e - win_s), float(e)))
+    return out
 
 
-def cluster(embs: np.ndarray, max_speakers: int, min_silhouette: float) -> np.ndarray:
-    """Labels per window; the count maximises the silhouette score, 1 speaker when none reaches ``min_silhouette``."""
+def cluster(embs: np.ndarray, num_speakers: int | None, max_speakers: int, threshold: float) -> np.ndarray:
+    """Average-linkage clustering on cosine distance. With ``num_speakers`` unset the tree is cut at ``threshold``
+    and the count clamped to [1, max_speakers]."""
     from sklearn.cluster import AgglomerativeClustering
-    from sklearn.metrics import silhouette_score
-    from sklearn.preprocessing import StandardScaler
 
-    if len(embs) < 4:
-        return np.zeros(len(embs), dtype=int)
-    z = StandardScaler().fit_transform(embs)
-    best, best_score = np.zeros(len(embs), dtype=int), min_silhouette
-    for k in range(2, min(max_speakers, len(embs) - 1) + 1):
-        labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(z)
-        score = silhouette_score(z, labels)
-        if score > best_score:
-            best, best_score = labels, score
-    return best
+    n = len(embs)
+    if n < 2:
+        return np.zeros(n, dtype=int)
+    z = embs - embs.mean(axis=0, keepdims=True) if embs.shape[1] != 256 else embs  # centre non-neural features
+    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
+    if num_speakers:
+        k = min(num_speakers, n)
+    else:
+        labels = AgglomerativeClustering(
+            n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
+        ).fit_predict(z)
+        # Tiny clusters (a few windows: a cough, a crosstalk burst) do not make a speaker.
+        sizes = np.bincount(labels)
+        k = int(np.clip((sizes >= max(2, 0.05 * n)).sum(), 1, max_speakers))
+    if k == 1:
+        return np.zeros(n, dtype=int)
+    return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(z)
 
 
 def frame_labels(n_frames: int, spans: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
@@ -87,24 +84,24 @@ def frame_labels(n_frames: int, spans: np.ndarray, labels: np.ndarray, n_labels:
 
 
 def smooth(labels: np.ndarray, min_run: int) -> np.ndarray:
-    """Relabel runs shorter than ``min_run`` frames with the label of the longer neighbour (repeat until stable)."""
+    """Relabel speech runs shorter than ``min_run`` frames with the label of the longer neighbouring run."""
     lab = labels.copy()
     for _ in range(5):
         edges = np.flatnonzero(np.diff(lab)) + 1
         starts = np.concatenate([[0], edges])
         ends = np.concatenate([edges, [len(lab)]])
+        runs = list(zip(starts, ends, strict=True))
         changed = False
-        for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        for i, (s, e) in enumerate(runs):
             if lab[s] < 0 or e - s >= min_run:
                 continue
-            left = lab[starts[i - 1]] if i > 0 else -1
-            right = lab[s if i + 1 >= len(starts) else starts[i + 1]] if i + 1 < len(starts) else -1
-            left_len = ends[i - 1] - starts[i - 1] if i > 0 else 0
-            right_len = ends[i + 1] - starts[i + 1] if i + 1 < len(starts) else 0
-            new = left if (left >= 0 and left_len >= right_len) or right < 0 else right
-            if new >= 0 and new != lab[s]:
-                lab[s:e] = new
-                changed = True
+            nbrs = [(runs[j][1] - runs[j][0], lab[runs[j][0]]) for j in (i - 1, i + 1) if 0 <= j < len(runs)]
+            nbrs = [(length, lb) for length, lb in nbrs if lb >= 0]
+            if nbrs:
+                new = max(nbrs)[1]
+                if new != lab[s]:
+                    lab[s:e] = new
+                    changed = True
         if not changed:
             break
     return lab
@@ -113,8 +110,7 @@ def smooth(labels: np.ndarray, min_run: int) -> np.ndarray:
 def segments_from_labels(labels: np.ndarray, speech: np.ndarray) -> list[SpeakerSegment]:
     out = []
     for k in sorted(set(labels[labels >= 0].tolist())):
-        spans = iv.from_mask(labels == k, HOP_S)
-        spans = iv.intersect(spans, speech)
+        spans = iv.intersect(iv.from_mask(labels == k, HOP_S), speech)
         out.extend(SpeakerSegment(f"spk{k}", float(s), float(e)) for s, e in spans)
     return sorted(out, key=lambda s: (s.start, s.end))
 
@@ -124,19 +120,33 @@ class EmbeddedDiarizer:
     config: DiarizeConfig
     turns_config: TurnsConfig
     name: str = "diarize.embedded"
-    version: str = "1"
+    version: str = "2"
+    embedder: Embedder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.embedder = get_embedder(self.config.embedding)
+        self.version = f"2-{self.embedder.name}"
 
     def load(self) -> None:
-        import librosa  # noqa: F401 - pay the import once per worker, not on the first call
         import sklearn.cluster  # noqa: F401
 
+        self.embedder.load()
+
     def diarize(self, x: np.ndarray, rate: int, speech: np.ndarray) -> list[SpeakerSegment]:
-        feats = mfcc_frames(x, rate)
-        spans, embs = window_embeddings(feats, speech, self.config.window_s, self.config.hop_s)
-        if len(embs) == 0:
+        """Who speaks when, within the given speech regions (seconds)."""
+        n_frames = int(len(x) / rate / HOP_S) + 1
+        mask = np.zeros(n_frames, dtype=bool)
+        for s, e in speech:
+            mask[int(s / HOP_S) : int(e / HOP_S)] = True
+        wins = windows_in(speech, self.config.window_s, self.config.hop_s)
+        if not wins:
             return [SpeakerSegment("spk0", float(s), float(e)) for s, e in speech]
-        labels = cluster(embs, self.config.max_speakers, self.config.min_silhouette)
-        frames = frame_labels(len(feats), spans, labels, int(labels.max()) + 1)
+        embs = self.embedder.embed(x, rate, wins, mask)
+        threshold = self.config.threshold.get(self.embedder.name, 0.5)
+        labels = cluster(embs, self.config.num_speakers, self.config.max_speakers, threshold)
+        spans = np.array([(int(s / HOP_S), min(int(e / HOP_S), n_frames)) for s, e in wins])
+        frames = frame_labels(n_frames, spans, labels, int(labels.max()) + 1)
+        frames[~mask] = -1
         frames = smooth(frames, int(self.config.min_segment_s / HOP_S))
         return segments_from_labels(frames, speech)
 
@@ -148,12 +158,10 @@ class EmbeddedDiarizer:
         activity: tuple[ChannelActivity, ...],
     ) -> Speakers:
         words = [w for tr in transcripts for w in tr.words]
-        energy = activity_array(activity[0])
-        speech = iv.merge(np.concatenate([energy, iv.as_array([(w.start, w.end) for w in words])]), gap=0.1)
+        speech = speech_for_diarization(words, activity_array(activity[0]), transcripts[0].vad_speech)
         segments = self.diarize(audio.samples[0], audio.sample_rate, speech)
         owners = assign_words(words, segments)
         provisional = build_turns(words, owners, {}, self.turns_config.max_gap_s)
         roles = assign_roles(provisional, sorted({s.speaker for s in segments}))
-        role_of = {r.speaker: r.role for r in roles}
-        turns = build_turns(words, owners, role_of, self.turns_config.max_gap_s)
+        turns = build_turns(words, owners, {r.speaker: r.role for r in roles}, self.turns_config.max_gap_s)
         return Speakers(self.name, tuple(segments), turns, roles)

@@ -38,6 +38,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
                 "words": len(t.words),
                 "vad": to_jsonable(t.vad),
                 "word_coverage": round(t.word_coverage, 3),
+                "rejected_segments": t.rejected_segments,
             }
             for t in call.transcripts
         ],
