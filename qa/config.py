@@ -52,12 +52,16 @@ class AsrConfig(_Strict):
 
 
 class DiarizeConfig(_Strict):
-    backend: Literal["auto", "channels", "embedded", "single"] = Field(
+    backend: Literal["auto", "channels", "embedded", "pyannote", "single"] = Field(
         "auto", description="auto: two-channel files by channel, mono files by mono_backend."
     )
-    mono_backend: Literal["embedded", "single"] = Field(
-        "embedded", description="One-channel calls: embedded speaker clustering, or 'single' (one unknown speaker)."
+    mono_backend: Literal["embedded", "pyannote", "single"] = Field(
+        "embedded", description="One-channel calls: embedded clustering, a pyannote pipeline, or one unknown speaker."
     )
+    pyannote_pipeline: str | None = Field(
+        None, description="pyannote backend: a local folder with config.yaml + checkpoints, or a hub pipeline name."
+    )
+    pyannote_token_env: str = Field("HF_TOKEN", description="Environment variable holding a hub token, if any.")
     embedding: Literal["auto", "mfcc", "resemblyzer"] = Field(
         "auto",
         description="Speaker embedding: auto = resemblyzer when torch is installed (measured better), else mfcc.",

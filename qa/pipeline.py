@@ -22,6 +22,7 @@ from qa.config import PipelineConfig
 from qa.diarize.base import SpeakerBackend
 from qa.diarize.channels import ChannelSpeakers
 from qa.diarize.embedded import EmbeddedDiarizer
+from qa.diarize.pyannote_pipeline import PyannoteDiarizer
 from qa.diarize.single import SingleSpeaker
 from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
@@ -42,17 +43,21 @@ class Pipeline:
         self.stereo: SpeakerBackend = ChannelSpeakers(self.config.turns)
         self.single: SpeakerBackend = SingleSpeaker(self.config.turns)
         self.embedded: SpeakerBackend = EmbeddedDiarizer(self.config.diarize, self.config.turns)
+        self.pyannote: SpeakerBackend = PyannoteDiarizer(self.config.diarize, self.config.turns)
 
     def load(self) -> None:
+        """Load every model this configuration can use, once per process."""
         self.asr.load()
-        self.stereo.load()
-        self._mono_backend().load()
+        for backend in {
+            id(b): b for b in (self._speaker_backend("mono"), self._speaker_backend("agent-left"))
+        }.values():
+            backend.load()
 
     def _mono_backend(self) -> SpeakerBackend:
-        return self.embedded if self.config.diarize.mono_backend == "embedded" else self.single
+        return {"embedded": self.embedded, "pyannote": self.pyannote}.get(self.config.diarize.mono_backend, self.single)
 
     def stage_versions(self) -> dict[str, str]:
-        return {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded)}
+        return {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
 
     def call_config_hash(self, layout: str) -> str:
         """Everything that changes a call's result: config, requested layout, stage versions, schema."""
@@ -132,6 +137,8 @@ class Pipeline:
             return self.single
         if choice == "embedded":
             return self.embedded
+        if choice == "pyannote":
+            return self.pyannote
         if layout == "mono":  # "auto", or "channels" asked for a one-channel call
             return self._mono_backend()
         return self.stereo

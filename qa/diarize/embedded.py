@@ -17,8 +17,7 @@ import numpy as np
 from qa.config import DiarizeConfig, TurnsConfig
 from qa.diarize.base import activity_array
 from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
-from qa.diarize.roles import assign_roles
-from qa.diarize.turns import assign_words, build_turns
+from qa.diarize.turns import attribute
 from qa.metrics import intervals as iv
 from qa.types import Audio, ChannelActivity, ChannelTranscript, Speakers, SpeakerSegment
 
@@ -160,8 +159,4 @@ class EmbeddedDiarizer:
         words = [w for tr in transcripts for w in tr.words]
         speech = speech_for_diarization(words, activity_array(activity[0]), transcripts[0].vad_speech)
         segments = self.diarize(audio.samples[0], audio.sample_rate, speech)
-        owners = assign_words(words, segments)
-        provisional = build_turns(words, owners, {}, self.turns_config.max_gap_s)
-        roles = assign_roles(provisional, sorted({s.speaker for s in segments}))
-        turns = build_turns(words, owners, {r.speaker: r.role for r in roles}, self.turns_config.max_gap_s)
-        return Speakers(self.name, tuple(segments), turns, roles)
+        return attribute(self.name, segments, words, self.turns_config.max_gap_s)

@@ -96,3 +96,19 @@ def speech_segments(
         silent = spans[_covered_length(en, spans[:, 0], spans[:, 1]) <= 0]
         spans = iv.merge(np.concatenate([iv.intersect(spans, en), silent]))
     return tuple(SpeakerSegment(speaker, float(s), float(e)) for s, e in spans)
+
+
+def attribute(backend: str, segments: Sequence[SpeakerSegment], words: Sequence[Word], max_gap_s: float):
+    """Diarization segments + recognised words -> :class:`~qa.types.Speakers` with turns and agent/caller roles.
+
+    The step every mono backend shares: words go to the speaker covering most of them, provisional turns are read for
+    agent cues, then turns are rebuilt with the roles.
+    """
+    from qa.diarize.roles import assign_roles
+    from qa.types import Speakers
+
+    owners = assign_words(words, segments)
+    provisional = build_turns(words, owners, {}, max_gap_s)
+    roles = assign_roles(provisional, sorted({s.speaker for s in segments}))
+    turns = build_turns(words, owners, {r.speaker: r.role for r in roles}, max_gap_s)
+    return Speakers(backend, tuple(segments), turns, roles)
