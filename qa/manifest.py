@@ -1,4 +1,4 @@
-"""Per-call metadata from a CSV manifest: agent_id, team, queue, started_at, direction, channels.
+"""Per-call metadata from a CSV manifest: agent_id, team, queue, started_at, direction, channels, roles.
 
 The ``path`` (or ``file``) column names the recording, relative to the manifest's folder or absolute; other columns
 are kept as free-form metadata. Every bad value is reported with its row number and column.
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from qa.errors import ConfigError
 from qa.types import CallMetadata
 
-KNOWN = ("agent_id", "team", "queue", "started_at", "direction", "channels")
+KNOWN = ("agent_id", "team", "queue", "started_at", "direction", "channels", "roles")
 
 
 class ManifestRow(BaseModel):
@@ -29,6 +29,7 @@ class ManifestRow(BaseModel):
     started_at: datetime | None = None
     direction: Literal["inbound", "outbound"] | None = None
     channels: Literal["agent-left", "agent-right", "mono"] | None = None
+    roles: Literal["agent-first", "caller-first"] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -92,6 +93,7 @@ def load_manifest(path: str | Path) -> Manifest:
             started_at=row.started_at.isoformat() if row.started_at else None,
             direction=row.direction,
             channels=row.channels,
+            roles=row.roles,
             extra=extra,
         )
     if problems:

@@ -23,6 +23,7 @@ from qa.diarize.base import SpeakerBackend
 from qa.diarize.channels import ChannelSpeakers
 from qa.diarize.embedded import EmbeddedDiarizer
 from qa.diarize.pyannote_pipeline import PyannoteDiarizer
+from qa.diarize.roles import pin_roles
 from qa.diarize.single import SingleSpeaker
 from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
@@ -59,11 +60,13 @@ class Pipeline:
     def stage_versions(self) -> dict[str, str]:
         return {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
 
-    def call_config_hash(self, layout: str) -> str:
-        """Everything that changes a call's result: config, requested layout, stage versions, schema."""
+    def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
+        """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
+        metadata = metadata or CallMetadata()
         parts = [
             self.config.hash(),
-            layout,
+            self.requested_layout(metadata),
+            metadata.roles or "",
             SCHEMA_VERSION,
             *sorted(f"{k}={v}" for k, v in self.stage_versions().items()),
         ]
@@ -106,6 +109,8 @@ class Pipeline:
         t = time.perf_counter()
         backend = self._speaker_backend(layout)
         speakers = backend(audio, layout, tuple(transcripts), activity)
+        if metadata.roles and layout == "mono":
+            speakers = pin_roles(speakers, metadata.roles)
         timings["diarize"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -122,7 +127,7 @@ class Pipeline:
             metadata=metadata,
             model=self.asr.info(),
             stages={self.asr.name: self.asr.version, backend.name: backend.version},
-            config_hash=self.call_config_hash(requested),
+            config_hash=self.call_config_hash(metadata),
             transcripts=tuple(transcripts),
             speakers=speakers,
             metrics=metrics,

@@ -195,6 +195,7 @@ class CallMetadata:
     started_at: str | None = None
     direction: str | None = None
     channels: str | None = None
+    roles: str | None = None  # "agent-first" | "caller-first": pins roles on a mono call
     extra: Mapping[str, str] = field(default_factory=dict)
 
 

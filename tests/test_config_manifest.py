@@ -54,3 +54,14 @@ def test_manifest_errors_name_row_and_column(tmp_path):
     m.write_text("file_name,agent\nx.wav,1\n")
     with pytest.raises(ConfigError, match="needs a 'path' \\(or 'file'\\) column"):
         load_manifest(m)
+
+
+def test_manifest_roles_column(tmp_path):
+    m = tmp_path / "calls.csv"
+    m.write_text("path,roles\na.flac,caller-first\nb.flac,\n")
+    man = load_manifest(m)
+    assert man.lookup(tmp_path / "a.flac").roles == "caller-first"
+    assert man.lookup(tmp_path / "b.flac").roles is None
+    m.write_text("path,roles\na.flac,agent\n")
+    with pytest.raises(ConfigError, match="row 2, column 'roles'"):
+        load_manifest(m)

@@ -80,3 +80,17 @@ def test_mfcc_embedding_separates_voices_when_the_count_is_given(tiny_pipeline):
     assert "mfcc" in call.stages["diarize.embedded"]
     assert len({s.speaker for s in call.speakers.segments}) == 2
     assert _der(call, "missed_trash").der < 0.25  # measured 14.6 %: the cheap fallback, clearly weaker
+
+
+def test_roles_pinned_by_metadata_override_the_cues():
+    from qa.diarize.roles import pin_roles
+    from qa.types import SpeakerRole, Speakers
+
+    turns = (_turn("s1", "thank you for calling 311 how can I help", 0.0), _turn("s0", "hi my trash was missed", 4.0))
+    auto = Speakers(
+        "x", (), turns, (SpeakerRole("s0", Role.CALLER, 0.8, "cues"), SpeakerRole("s1", Role.AGENT, 0.8, ""))
+    )
+    pinned = pin_roles(auto, "caller-first")  # metadata says the caller spoke first (e.g. an outbound callback)
+    assert {r.speaker: r.role for r in pinned.roles} == {"s1": Role.CALLER, "s0": Role.AGENT}
+    assert [t.role for t in pinned.turns] == [Role.CALLER, Role.AGENT]
+    assert all(r.confidence == 1.0 and "pinned" in r.method for r in pinned.roles)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
-from qa.types import Role, SpeakerRole, Turn
+from qa.types import Role, SpeakerRole, Speakers, Turn
 
 # (pattern, weight): phrases a 311 agent says and a caller rarely does.
 AGENT_CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
@@ -60,3 +61,18 @@ def assign_roles(turns: Sequence[Turn], speakers: Sequence[str]) -> tuple[Speake
         else:
             out.append(SpeakerRole(s, Role.UNKNOWN, 0.0, "no speaker shows agent cues"))
     return tuple(out)
+
+
+def pin_roles(speakers: Speakers, first: str) -> Speakers:
+    """Override automatic roles from call metadata: ``first`` is ``agent-first`` or ``caller-first`` (who speaks
+    first in the call). The other speaker(s) get the opposite role; confidence 1.0, method says it was pinned."""
+    first_speaker = next((t.speaker for t in speakers.turns if t.words), None)
+    if first_speaker is None:
+        return speakers
+    lead, other = (Role.AGENT, Role.CALLER) if first == "agent-first" else (Role.CALLER, Role.AGENT)
+    role_of = {r.speaker: (lead if r.speaker == first_speaker else other) for r in speakers.roles}
+    roles = tuple(
+        SpeakerRole(r.speaker, role_of[r.speaker], 1.0, f"pinned by metadata ({first})") for r in speakers.roles
+    )
+    turns = tuple(replace(t, role=role_of.get(t.speaker, t.role)) for t in speakers.turns)
+    return replace(speakers, roles=roles, turns=turns)

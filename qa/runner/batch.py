@@ -121,7 +121,7 @@ def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str
 def run_one(pipeline: Pipeline, job: Job, out_dir: Path, formats: Sequence[str], force: bool) -> Outcome:
     json_path = out_dir / job.out_stem.with_suffix(".json")
     err_path = out_dir / job.out_stem.with_suffix(".error.json")
-    config_hash = pipeline.call_config_hash(pipeline.requested_layout(job.metadata))
+    config_hash = pipeline.call_config_hash(job.metadata)
     if not force and (cid := is_current(job, out_dir, ("json", *formats), config_hash)):
         return Outcome(str(job.path), "skipped", cid, "up to date", str(json_path))
     try:
