@@ -40,6 +40,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/asr.py
+	$(BIN)/python bench/diarization.py
 
 clean:
 	rm -rf $(VENV) demo-results .pytest_cache
