@@ -104,6 +104,88 @@ def process(
     raise typer.Exit(1 if failed else 0)
 
 
+train_app = typer.Typer(help="Train the project's models reproducibly (artifacts and model cards in models/).")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("request-type")
+def train_request_type(
+    corpus: Annotated[Path, typer.Option(help="TSV with label<TAB>text per line.")] = Path(
+        "models/request_type/corpus.tsv"
+    ),
+    taxonomy: Annotated[Path, typer.Option(help="Taxonomy YAML (request types).")] = Path(
+        "models/request_type/taxonomy.yaml"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for model.joblib, manifest.json, MODEL_CARD.md.")] = Path(
+        "models/request_type"
+    ),
+    banking77: Annotated[
+        Path | None, typer.Option(help="banking77 folder (train.csv, test.csv): checks the training code on real data.")
+    ] = None,
+) -> None:
+    """Cross-validate, train and save the request-type classifier; the model card records the measured numbers."""
+    _setup_logging(0)
+    from qa.nlp.train import train_request_type as train
+
+    if banking77 is None:
+        default = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "banking77"
+        banking77 = default if default.is_dir() else None
+    try:
+        manifest = train(corpus, taxonomy, out, banking77)
+    except QAError as exc:
+        _fail(str(exc))
+    met = manifest["metrics"]
+    typer.echo(f"request_type {manifest['version']} -> {out}/model.joblib")
+    clean, noisy = met["cv5_clean"]["macro_f1"], met["cv5_asr_noisy"]["macro_f1"]
+    typer.echo(f"5-fold CV macro-F1: {clean:.3f} clean, {noisy:.3f} ASR-noisy")
+    if met["banking77_test"]:
+        typer.echo(f"banking77 test accuracy: {met['banking77_test']['accuracy']:.3f}")
+
+
+@app.command()
+def classify(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.", show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="A call JSON (its caller turns), or a text file: one text per line."),
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="A trained request-type model folder.")] = None,
+) -> None:
+    """Print the request type of each text as one JSON object per line: label, confidence, alternatives."""
+    import json
+
+    from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
+    from qa.types import Role, to_jsonable
+
+    items: list[str] = list(texts or [])
+    if file is not None:
+        try:
+            raw = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{file}: cannot read ({exc.strerror})")
+        if file.suffix == ".json":
+            try:
+                doc = json.loads(raw)
+                turns = doc["turns"]
+            except (ValueError, KeyError, TypeError):
+                _fail(f"{file}: not a call JSON written by 'qa process' (no 'turns')")
+            caller = " ".join(t["text"] for t in turns if t.get("role") == Role.CALLER.value)
+            items.append(caller or " ".join(t["text"] for t in turns))
+        else:
+            items += [line.strip() for line in raw.splitlines() if line.strip()]
+    if not items:
+        _fail("nothing to classify: give texts or --file")
+    clf = RequestTypeClassifier(model or MODEL_DIR)
+    try:
+        preds = clf.predict(items)
+    except QAError as exc:
+        _fail(str(exc))
+    for p in preds:
+        d = to_jsonable(p)
+        d["alternatives"] = [{"label": lab, "confidence": round(c, 3)} for lab, c in p.alternatives]
+        typer.echo(json.dumps(d))
+
+
 @app.command()
 def summary(
     results: Annotated[Path, typer.Argument(help="A results folder written by 'qa process'.")] = Path("results"),

@@ -93,12 +93,19 @@ class MetricsConfig(_Strict):
     )
 
 
+class NlpConfig(_Strict):
+    enabled: bool = Field(True, description="Classify the request type and look for emergency cues.")
+    request_type_model: str | None = Field(None, description="Folder of a trained request-type model; None = shipped.")
+    review_below: float = Field(0.5, ge=0, le=1, description="Request types less confident than this need review.")
+
+
 class PipelineConfig(_Strict):
     audio: AudioConfig = AudioConfig()
     asr: AsrConfig = AsrConfig()
     diarize: DiarizeConfig = DiarizeConfig()
     turns: TurnsConfig = TurnsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    nlp: NlpConfig = NlpConfig()
 
     def hash(self) -> str:
         """Hash of everything that changes results (the channel layout is per call and hashed there)."""

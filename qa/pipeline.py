@@ -27,6 +27,9 @@ from qa.diarize.roles import pin_roles
 from qa.diarize.single import SingleSpeaker
 from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
+from qa.nlp.emergency import VERSION as EMERGENCY_VERSION
+from qa.nlp.emergency import detect_emergency
+from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
 from qa.types import CallAnalysis, CallMetadata, ChannelTranscript, Warning_
 
 log = logging.getLogger("qa.pipeline")
@@ -45,6 +48,10 @@ class Pipeline:
         self.single: SpeakerBackend = SingleSpeaker(self.config.turns)
         self.embedded: SpeakerBackend = EmbeddedDiarizer(self.config.diarize, self.config.turns)
         self.pyannote: SpeakerBackend = PyannoteDiarizer(self.config.diarize, self.config.turns)
+        nlp = self.config.nlp
+        self.request_type = RequestTypeClassifier(
+            Path(nlp.request_type_model) if nlp.request_type_model else MODEL_DIR, nlp.review_below
+        )
 
     def load(self) -> None:
         """Load every model this configuration can use, once per process."""
@@ -58,7 +65,11 @@ class Pipeline:
         return {"embedded": self.embedded, "pyannote": self.pyannote}.get(self.config.diarize.mono_backend, self.single)
 
     def stage_versions(self) -> dict[str, str]:
-        return {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
+        stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
+        if self.config.nlp.enabled:
+            stages[self.request_type.name] = self.request_type.version
+            stages["nlp.emergency"] = EMERGENCY_VERSION
+        return stages
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
         """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
@@ -116,6 +127,13 @@ class Pipeline:
         t = time.perf_counter()
         metrics = compute_metrics(speakers, audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
+
+        request_type = emergency = None
+        if self.config.nlp.enabled:
+            t = time.perf_counter()
+            request_type = self.request_type.for_call(speakers.turns)
+            emergency = detect_emergency(speakers.turns)
+            timings["language"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
         return CallAnalysis(
@@ -126,11 +144,18 @@ class Pipeline:
             channel_layout=layout,
             metadata=metadata,
             model=self.asr.info(),
-            stages={self.asr.name: self.asr.version, backend.name: backend.version},
+            stages={self.asr.name: self.asr.version, backend.name: backend.version}
+            | (
+                {self.request_type.name: self.request_type.version, "nlp.emergency": EMERGENCY_VERSION}
+                if self.config.nlp.enabled
+                else {}
+            ),
             config_hash=self.call_config_hash(metadata),
             transcripts=tuple(transcripts),
             speakers=speakers,
             metrics=metrics,
+            request_type=request_type,
+            emergency=emergency,
             warnings=tuple(warnings),
             timings_s=timings,
         )

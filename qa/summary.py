@@ -14,8 +14,8 @@ def summarize(results: Path) -> str:
     docs = sorted(p for p in results.rglob("*.json") if not p.name.endswith(".error.json"))
     errors = sorted(results.rglob("*.error.json"))
     head = (
-        f"{'call':28s} {'layout':11s} {'dur s':>6s} {'turns':>5s} {'agent%':>6s} {'WPM a/c':>9s} {'longest sil':>11s} "
-        f"{'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s}  warnings"
+        f"{'call':24s} {'layout':11s} {'dur s':>6s} {'turns':>5s} {'agent%':>6s} {'WPM a/c':>9s} {'longest sil':>11s} "
+        f"{'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s}  {'request type':24s} {'911?':9s} warnings"
     )
     lines = [head, "-" * len(head)]
     for p in docs:
@@ -30,15 +30,24 @@ def summarize(results: Path) -> str:
         wpm = m.get("speaking_rate_wpm", {})
         sil = m.get("longest_silence") or {}
         inter = m.get("interruptions_by", {})
-        name = p.relative_to(results).with_suffix("").as_posix()[-28:]
+        name = p.relative_to(results).with_suffix("").as_posix()[-24:]
+        rt = d.get("request_type") or {}
+        em = d.get("emergency") or {}
+        em_txt = (em.get("category") or "-") if em.get("flag") else "-"
+        rt_txt = (
+            f"{rt.get('label', '-')} {rt.get('confidence', 0):.2f}{'?' if rt.get('needs_review') else ''}"
+            if rt
+            else "-"
+        )
         lines.append(
-            f"{name:28s} {d.get('channel_layout', '?'):11s} {d['audio']['duration_s']:6.1f} {len(d['turns']):5d} "
+            f"{name:24s} {d.get('channel_layout', '?'):11s} {d['audio']['duration_s']:6.1f} {len(d['turns']):5d} "
             f"{_fmt(share.get('agent') * 100 if 'agent' in share else None, '.0f'):>6s} "
             f"{_fmt(wpm.get('agent'), '.0f') + '/' + _fmt(wpm.get('caller'), '.0f'):>9s} "
             f"{_fmt(sil.get('duration_s')):>6s}@{_fmt(sil.get('start'), '.0f'):<4s} {len(m.get('holds', [])):5d} "
             f"{m.get('overtalk_count', 0):3d}/{m.get('overtalk_s', 0):3.1f}s "
             f"{'c' + str(inter.get('caller', 0)) + ' a' + str(inter.get('agent', 0)) if 'agent' in inter else '-':>7s} "
-            f"{_fmt(m.get('agent_first_words_s')):>9s}  {', '.join(w['code'] for w in d.get('warnings', [])) or '-'}"
+            f"{_fmt(m.get('agent_first_words_s')):>9s}  {rt_txt:24s} {em_txt:9s} "
+            f"{', '.join(w['code'] for w in d.get('warnings', [])) or '-'}"
         )
     for p in errors:
         try:
@@ -47,7 +56,8 @@ def summarize(results: Path) -> str:
         except (OSError, ValueError, KeyError, IndexError):
             lines.append(f"FAILED {p}")
     lines.append(
-        f"{len(docs)} call(s), {len(errors)} failure(s). Columns: agent% = agent share of talk time; WPM "
-        "agent/caller; longest silence s@start; overtalk count/seconds; interruptions by caller/agent."
+        f"{len(docs)} call(s), {len(errors)} failure(s). Columns: agent% = agent share of talk time; WPM agent/caller; "
+        "longest silence s@start; overtalk count/seconds; interruptions by caller/agent; request type with confidence "
+        "('?' = needs review); 911? = emergency cue heard."
     )
     return "\n".join(lines)

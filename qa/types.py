@@ -179,6 +179,28 @@ class Metrics:
 
 
 @dataclass(frozen=True, slots=True)
+class Prediction:
+    """A classifier's answer: label, calibrated confidence, the next best labels, and whether a person should look."""
+
+    label: str
+    confidence: float
+    alternatives: tuple[tuple[str, float], ...]
+    needs_review: bool
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Emergency:
+    """The caller described an emergency: what was said (category and cue), in which turn, when."""
+
+    flag: bool
+    category: str | None = None
+    cue: str | None = None
+    turn: int | None = None
+    time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Warning_:
     """Something the user must know about a result that was still produced (e.g. VAD fell back to energy)."""
 
@@ -227,6 +249,8 @@ class CallAnalysis:
     transcripts: tuple[ChannelTranscript, ...]
     speakers: Speakers
     metrics: Metrics
+    request_type: Prediction | None
+    emergency: Emergency | None
     warnings: tuple[Warning_, ...]
     timings_s: Mapping[str, float]
 

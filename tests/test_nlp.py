@@ -1,0 +1,159 @@
+"""Request-type taxonomy, corpus, the shipped classifier (real model), emergency cues, `qa classify`."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+from qa.errors import ConfigError
+from qa.nlp.augment import augment, noisy_variant, to_asr_style
+from qa.nlp.emergency import detect_emergency
+from qa.nlp.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
+from qa.nlp.train import load_corpus
+from qa.types import Role, Turn, Word
+
+REQUIRED = {
+    "pothole", "streetlight_out", "graffiti", "bulky_item_pickup", "missed_trash_collection", "illegal_dumping",
+    "abandoned_vehicle", "noise_complaint", "water_leak", "sewer_backup", "tree_maintenance", "dead_animal",
+    "homeless_encampment", "parking_enforcement", "traffic_signal", "sidewalk_repair", "rodent_infestation",
+    "heat_hot_water", "information_request", "service_request_status", "other",
+}  # fmt: skip
+
+
+def turn(role, text, t0=0.0):
+    words = tuple(Word(t0 + i * 0.4, t0 + i * 0.4 + 0.3, w, 0.9) for i, w in enumerate(text.split()))
+    return Turn("s", role, words[0].start, words[-1].end, text, words)
+
+
+def test_taxonomy_covers_the_required_types_and_errors_name_the_field(tmp_path):
+    tax = load_taxonomy()
+    assert REQUIRED <= set(tax.types) and tax.version
+    assert all(t.department and t.description for t in tax.types.values())
+    bad = tmp_path / "t.yaml"
+    bad.write_text("version: '1'\ntypes:\n  pothole: {department: Streets}\n")
+    with pytest.raises(ConfigError, match="field 'types.pothole.description'"):
+        load_taxonomy(bad)
+
+
+def test_corpus_covers_every_type_and_bad_lines_are_named(tmp_path):
+    texts, labels = load_corpus(DEFAULT_TAXONOMY.parent / "corpus.tsv", set(load_taxonomy().types))
+    assert set(labels) == set(load_taxonomy().types) and len(texts) >= 300
+    bad = tmp_path / "c.tsv"
+    bad.write_text("label\ttext\npothole\tbig hole\nunicorn\tsomething\n\tno label\n")
+    with pytest.raises(ConfigError) as exc:
+        load_corpus(bad, {"pothole"})
+    assert "line 3: label 'unicorn'" in str(exc.value) and "line 4: needs a label" in str(exc.value)
+
+
+def test_augmentation_is_reproducible_and_asr_like():
+    assert to_asr_style("Hi, I'd like to REPORT a Pothole!") == "hi i'd like to report a pothole"
+    a = augment(["There's a pothole on Main Street."], ["pothole"], 3, seed=1)
+    assert a == augment(["There's a pothole on Main Street."], ["pothole"], 3, seed=1)
+    assert len(a[0]) == 5 and all(t == t.lower() for t in a[0][1:])
+    import random
+
+    variants = {noisy_variant("the pothole on my street", random.Random(i)) for i in range(30)}
+    assert len(variants) > 5
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    from qa.nlp.request_type import RequestTypeClassifier
+
+    return RequestTypeClassifier()
+
+
+@pytest.mark.slow
+def test_shipped_classifier_on_unseen_phrasings(classifier):
+    cases = {
+        "a car drove into a huge hole in the asphalt on my road": "pothole",
+        "uh the garbage truck never came by our house this week": "missed_trash_collection",
+        "the lamp over the crosswalk is dark every night": "streetlight_out",
+        "there's no heat in my apartment and my landlord ignores me": "heat_hot_water",
+        "I'm calling to see what happened with the ticket I opened": "service_request_status",
+        "rats are all over the dumpster behind the bakery": "rodent_infestation",
+    }
+    preds = classifier.predict(list(cases))
+    assert [p.label for p in preds] == list(cases.values())
+    for p in preds:
+        assert 0 < p.confidence <= 1 and len(p.alternatives) == 3
+        assert all(p.confidence >= c for _, c in p.alternatives)
+        assert p.model.startswith("1-")
+
+
+@pytest.mark.slow
+def test_low_confidence_needs_review_and_call_reads_the_caller(classifier):
+    from qa.nlp.request_type import RequestTypeClassifier
+
+    strict = RequestTypeClassifier(review_below=0.999)
+    assert strict.predict(["hmm"])[0].needs_review
+    turns = (
+        turn(Role.AGENT, "thank you for calling 311 how can I help"),
+        turn(Role.CALLER, "my trash was not picked up this week", 3),
+        turn(Role.AGENT, "is there anything else about graffiti or potholes", 6),
+    )
+    assert classifier.for_call(turns).label == "missed_trash_collection"
+    assert classifier.for_call(()).needs_review
+
+
+@pytest.mark.parametrize(
+    "text,category",
+    [
+        ("I smell gas in my kitchen and my head hurts", "gas_leak"),
+        ("the house across the street is on fire", "fire"),
+        ("there's black smoke coming out of the garage", "smoke"),
+        ("my neighbor fell off a ladder and he's bleeding", "injury"),
+        ("a man collapsed on the sidewalk and he's not breathing", "not_breathing"),
+        ("someone is breaking into the car right now", "crime_in_progress"),
+        ("a power line is down and sparking in the road", "downed_power_line"),
+    ],
+)
+def test_emergency_cues(text, category):
+    em = detect_emergency((turn(Role.AGENT, "311 how can I help"), turn(Role.CALLER, text, 2.0)))
+    assert em.flag and em.category == category and em.turn == 1
+    assert em.time >= 2.0 and em.cue.lower() in text.lower()
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        (turn(Role.CALLER, "the car hit a pothole but nobody is hurt"),),
+        (turn(Role.CALLER, "a car is parked in front of the fire hydrant"),),
+        (turn(Role.CALLER, "there is no smoke coming out, it's just steam"),),
+        (turn(Role.AGENT, "if you ever smell gas leave and call 911"), turn(Role.CALLER, "okay thanks")),
+    ],
+)
+def test_no_emergency_on_negation_or_other_senses(turns):
+    assert not detect_emergency(turns).flag
+
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_classify_cli(tmp_path):
+    res = runner.invoke(app, ["classify", "there's a dead raccoon in the road", "my toilet backs up with sewage"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.output.splitlines()]
+    assert [r["label"] for r in rows] == ["dead_animal", "sewer_backup"]
+    assert set(rows[0]) == {"label", "confidence", "alternatives", "needs_review", "model"}
+    lines = tmp_path / "forms.txt"
+    lines.write_text("graffiti on the bus shelter\n\nsomeone parked across my driveway\n")
+    res = runner.invoke(app, ["classify", "--file", str(lines)])
+    assert [json.loads(x)["label"] for x in res.output.splitlines()] == ["graffiti", "parking_enforcement"]
+    call = tmp_path / "call.json"
+    call.write_text(json.dumps({"turns": [{"role": "caller", "text": "a tree fell across the road"}]}))
+    res = runner.invoke(app, ["classify", "--file", str(call)])
+    assert json.loads(res.output)["label"] == "tree_maintenance"
+
+
+def test_classify_cli_errors(tmp_path):
+    res = runner.invoke(app, ["classify"])
+    assert res.exit_code == 2 and "nothing to classify" in res.output
+    bad = tmp_path / "x.json"
+    bad.write_text("{not json")
+    res = runner.invoke(app, ["classify", "--file", str(bad)])
+    assert res.exit_code == 2 and "not a call JSON" in res.output
+    res = runner.invoke(app, ["classify", "x", "--model", str(tmp_path)])
+    assert res.exit_code == 2 and "no trained request-type model" in res.output
