@@ -30,6 +30,8 @@ from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import VERSION as EMERGENCY_VERSION
 from qa.nlp.emergency import detect_emergency
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
+from qa.nlp.sentiment import VERSION as SENTIMENT_VERSION
+from qa.nlp.sentiment import call_sentiment
 from qa.types import CallAnalysis, CallMetadata, ChannelTranscript, Warning_
 
 log = logging.getLogger("qa.pipeline")
@@ -66,10 +68,16 @@ class Pipeline:
 
     def stage_versions(self) -> dict[str, str]:
         stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
-        if self.config.nlp.enabled:
-            stages[self.request_type.name] = self.request_type.version
-            stages["nlp.emergency"] = EMERGENCY_VERSION
-        return stages
+        return stages | self._nlp_stages()
+
+    def _nlp_stages(self) -> dict[str, str]:
+        if not self.config.nlp.enabled:
+            return {}
+        return {
+            self.request_type.name: self.request_type.version,
+            "nlp.emergency": EMERGENCY_VERSION,
+            "nlp.sentiment": SENTIMENT_VERSION,
+        }
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
         """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
@@ -128,11 +136,12 @@ class Pipeline:
         metrics = compute_metrics(speakers, audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
 
-        request_type = emergency = None
+        request_type = emergency = sentiment = None
         if self.config.nlp.enabled:
             t = time.perf_counter()
             request_type = self.request_type.for_call(speakers.turns)
             emergency = detect_emergency(speakers.turns)
+            sentiment = call_sentiment(speakers.turns)
             timings["language"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
@@ -144,18 +153,14 @@ class Pipeline:
             channel_layout=layout,
             metadata=metadata,
             model=self.asr.info(),
-            stages={self.asr.name: self.asr.version, backend.name: backend.version}
-            | (
-                {self.request_type.name: self.request_type.version, "nlp.emergency": EMERGENCY_VERSION}
-                if self.config.nlp.enabled
-                else {}
-            ),
+            stages={self.asr.name: self.asr.version, backend.name: backend.version, **self._nlp_stages()},
             config_hash=self.call_config_hash(metadata),
             transcripts=tuple(transcripts),
             speakers=speakers,
             metrics=metrics,
             request_type=request_type,
             emergency=emergency,
+            sentiment=sentiment,
             warnings=tuple(warnings),
             timings_s=timings,
         )

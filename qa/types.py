@@ -201,6 +201,40 @@ class Emergency:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnSentiment:
+    turn: int
+    role: str
+    label: str  # negative | neutral | positive
+    score: float  # compound, -1 .. 1
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSentiment:
+    label: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallerArc:
+    """How the caller felt at the start and at the end, and whether the agent brought them round."""
+
+    start: RoleSentiment
+    end: RoleSentiment
+    change: float
+    de_escalated: bool
+    was_negative: bool
+    most_negative_turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    model: str
+    turns: tuple[TurnSentiment, ...]
+    caller: CallerArc | None
+    agent: RoleSentiment | None
+
+
+@dataclass(frozen=True, slots=True)
 class Warning_:
     """Something the user must know about a result that was still produced (e.g. VAD fell back to energy)."""
 
@@ -251,6 +285,7 @@ class CallAnalysis:
     metrics: Metrics
     request_type: Prediction | None
     emergency: Emergency | None
+    sentiment: Sentiment | None
     warnings: tuple[Warning_, ...]
     timings_s: Mapping[str, float]
 

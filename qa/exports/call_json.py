@@ -45,6 +45,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "metrics": to_jsonable(call.metrics),
         "request_type": to_jsonable(call.request_type),
         "emergency": to_jsonable(call.emergency),
+        "sentiment": to_jsonable(call.sentiment),
         "warnings": to_jsonable(call.warnings),
         "errors": [],
         "timings_s": to_jsonable(call.timings_s),
