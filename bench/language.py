@@ -6,7 +6,8 @@ throughput of the language stage.
 Held-out figures come from training (`qa train request-type`: stratified 5-fold CV, augmentation on training folds
 only) and are read from models/request_type/manifest.json. The samples are processed end to end (ASR, speakers,
 language) and compared with the request type and emergency written in each script's header / text.
-Sentiment, entities and PII redaction are not built yet (issue #4), so they are not measured here.
+Sentiment and PII redaction are scored on the project's labelled sets (models/sentiment, models/pii), sentiment
+against plain VADER as the baseline.
 """
 
 from __future__ import annotations
@@ -71,9 +72,19 @@ def main() -> int:
     print(
         f"emergency: {em_tp}/{positives} found, {em_fp} false alarm(s) in {len(scripts) - positives} non-emergency calls"
     )
-    print(
-        f"language stage: {lang_s / len(scripts) * 1000:.1f} ms per call ({len(scripts) / lang_s:.1f} calls/s, request type + emergency)"
-    )
+    import csv
+
+    from qa.eval.pii import evaluate
+    from qa.nlp.sentiment import _analyzer, classify, label_of
+
+    rows = list(csv.DictReader((ROOT / "models" / "sentiment" / "labelled.tsv").open(), delimiter="\t"))
+    ours = sum(classify(r["text"])[0] == r["label"] for r in rows)
+    vader = sum(label_of(_analyzer().polarity_scores(r["text"])["compound"]) == r["label"] for r in rows)
+    print(f"sentiment on {len(rows)} labelled utterances: accuracy {ours / len(rows):.3f} (plain VADER {vader / len(rows):.3f})")
+    pii = evaluate()
+    print(f"PII redaction per word: recall {pii.recall:.3f} (goal >= 0.98), precision {pii.precision:.3f}")
+    per_call = lang_s / len(scripts)
+    print(f"language stage (request type, emergency, sentiment, entities, redaction): {per_call * 1000:.0f} ms per call, {1 / per_call:.1f} calls/s")
     return 0
 
 

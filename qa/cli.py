@@ -56,6 +56,9 @@ def process(
         float | None, typer.Option(help="Reject recordings longer than this many seconds. [default: 14400]")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    redact: Annotated[
+        bool, typer.Option(help="Write WebVTT/SRT with personal data replaced by [PHONE], [PERSON], ... placeholders.")
+    ] = True,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v: info logs, -vv: debug.")] = 0,
 ) -> None:
     """Process recorded calls: one JSON per call (plus the other formats), one clear error record per bad file.
@@ -94,7 +97,7 @@ def process(
         pipeline.load()
     except QAError as exc:
         _fail(str(exc))
-    outcomes = run_batch(pipeline, jobs, out, tuple(formats), force=force, progress=progress)
+    outcomes = run_batch(pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact)
     done = sum(o.status == "done" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]

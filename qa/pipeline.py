@@ -29,6 +29,9 @@ from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import VERSION as EMERGENCY_VERSION
 from qa.nlp.emergency import detect_emergency
+from qa.nlp.entities import VERSION as ENTITIES_VERSION
+from qa.nlp.entities import find_entities
+from qa.nlp.redact import redact_turns
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
 from qa.nlp.sentiment import VERSION as SENTIMENT_VERSION
 from qa.nlp.sentiment import call_sentiment
@@ -77,6 +80,7 @@ class Pipeline:
             self.request_type.name: self.request_type.version,
             "nlp.emergency": EMERGENCY_VERSION,
             "nlp.sentiment": SENTIMENT_VERSION,
+            "nlp.entities": ENTITIES_VERSION,
         }
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
@@ -137,11 +141,15 @@ class Pipeline:
         timings["metrics"] = time.perf_counter() - t
 
         request_type = emergency = sentiment = None
+        entities: tuple = ()
+        redacted = speakers.turns
         if self.config.nlp.enabled:
             t = time.perf_counter()
             request_type = self.request_type.for_call(speakers.turns)
             emergency = detect_emergency(speakers.turns)
             sentiment = call_sentiment(speakers.turns)
+            entities = find_entities(speakers.turns)
+            redacted = redact_turns(speakers.turns, entities)
             timings["language"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
@@ -161,6 +169,8 @@ class Pipeline:
             request_type=request_type,
             emergency=emergency,
             sentiment=sentiment,
+            entities=entities,
+            redacted=redacted,
             warnings=tuple(warnings),
             timings_s=timings,
         )

@@ -201,6 +201,19 @@ class Emergency:
 
 
 @dataclass(frozen=True, slots=True)
+class Entity:
+    """Something named in a turn, with the recognised words it covers (first..last, inclusive) and their times."""
+
+    type: str  # ADDRESS, CROSS_STREETS, STREET, SR_NUMBER, PHONE, EMAIL, SSN, CARD, DOB, DATE, TIME, PERSON, ...
+    value: str  # normalised: spoken numbers as digits
+    turn: int
+    first_word: int
+    last_word: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
 class TurnSentiment:
     turn: int
     role: str
@@ -286,6 +299,8 @@ class CallAnalysis:
     request_type: Prediction | None
     emergency: Emergency | None
     sentiment: Sentiment | None
+    entities: tuple[Entity, ...]
+    redacted: tuple[Turn, ...]
     warnings: tuple[Warning_, ...]
     timings_s: Mapping[str, float]
 

@@ -46,6 +46,8 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "request_type": to_jsonable(call.request_type),
         "emergency": to_jsonable(call.emergency),
         "sentiment": to_jsonable(call.sentiment),
+        "entities": to_jsonable(call.entities),
+        "redacted": to_jsonable(call.redacted),
         "warnings": to_jsonable(call.warnings),
         "errors": [],
         "timings_s": to_jsonable(call.timings_s),

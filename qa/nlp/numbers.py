@@ -1,0 +1,109 @@
+"""Spoken numbers to digits, keeping track of which words each number came from.
+
+"two four one nine oh three" -> 241903, "forty one" -> 41, "one eight" -> 18, "three hundred twelve" -> 312,
+"twenty twenty six" -> 2026. Digits read one by one are concatenated (that is how people say request numbers,
+house numbers and phone numbers); "oh" counts as zero only inside a run of number words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+TEENS = {
+    w: 10 + i
+    for i, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())
+}
+TENS = {w: 20 + 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+WORD = re.compile(r"[a-z]+|\d+", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSpan:
+    first: int  # index of the first word (in the token list) of the spoken number
+    last: int  # index of the last word, inclusive
+    digits: str
+
+
+def _value(tok: str) -> str | None:
+    t = tok.lower()
+    if t in UNITS:
+        return "unit"
+    if t in TEENS:
+        return "teen"
+    if t in TENS:
+        return "tens"
+    if t == "hundred":
+        return "hundred"
+    if t == "oh":
+        return "oh"
+    return None
+
+
+def spoken_numbers(tokens: list[str]) -> list[NumberSpan]:
+    """Find runs of number words in ``tokens`` (words, punctuation stripped) and convert each run to digits."""
+    spans = []
+    i = 0
+    while i < len(tokens):
+        if _value(tokens[i]) in (None, "oh", "hundred"):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(tokens) and _value(tokens[j + 1]) is not None:
+            j += 1
+        spans.append(NumberSpan(i, j, _digits([t.lower() for t in tokens[i : j + 1]])))
+        i = j + 1
+    return spans
+
+
+def _digits(words: list[str]) -> str:
+    out = []
+    k = 0
+    while k < len(words):
+        w = words[k]
+        if w in TENS:
+            if k + 1 < len(words) and words[k + 1] in UNITS and words[k + 1] != "zero":
+                out.append(str(TENS[w] + UNITS[words[k + 1]]))
+                k += 2
+                continue
+            out.append(str(TENS[w]))
+        elif w in TEENS:
+            out.append(str(TEENS[w]))
+        elif w in UNITS or w == "oh":
+            value = 0 if w == "oh" else UNITS[w]
+            if k + 1 < len(words) and words[k + 1] == "hundred":
+                rest = words[k + 2 :]
+                tail = 0
+                step = 0
+                if rest and rest[0] in TENS:
+                    tail = TENS[rest[0]]
+                    step = 1
+                    if len(rest) > 1 and rest[1] in UNITS and rest[1] != "zero":
+                        tail += UNITS[rest[1]]
+                        step = 2
+                elif rest and rest[0] in TEENS:
+                    tail, step = TEENS[rest[0]], 1
+                elif rest and rest[0] in UNITS:
+                    tail, step = UNITS[rest[0]], 1
+                out.append(str(value * 100 + tail))
+                k += 2 + step
+                continue
+            out.append(str(value))
+        k += 1
+    return "".join(out)
+
+
+def normalize_numbers(text: str) -> str:
+    """The text with every spoken number written as digits (other words untouched, punctuation dropped)."""
+    tokens = WORD.findall(text)
+    spans = {s.first: s for s in spoken_numbers(tokens)}
+    out, i = [], 0
+    while i < len(tokens):
+        if i in spans:
+            out.append(spans[i].digits)
+            i = spans[i].last + 1
+        else:
+            out.append(tokens[i])
+            i += 1
+    return " ".join(out)
