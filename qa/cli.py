@@ -37,7 +37,14 @@ def process(
     model: Annotated[
         str | None, typer.Option(help="ASR model: tiny.en, base, a CTranslate2 folder or a hub name. [default: base]")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Comma-separated outputs: json,vtt,srt,rttm.")] = "json",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Comma-separated outputs: json,vtt,srt,rttm,wav (wav = audio with personal data silenced).",
+        ),
+    ] = "json",
     manifest: Annotated[
         Path | None, typer.Option(help="CSV with path,agent_id,team,queue,started_at,direction,channels.")
     ] = None,

@@ -187,6 +187,7 @@ class Prediction:
     alternatives: tuple[tuple[str, float], ...]
     needs_review: bool
     model: str
+    reason: str | None = None  # set when a rule, not the model's top class, decided the label
 
 
 @dataclass(frozen=True, slots=True)

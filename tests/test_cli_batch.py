@@ -144,3 +144,28 @@ def test_summary_prints_metrics_without_transcript_text(tmp_path):
     assert "pothole" in out  # the request type label is shown...
     for word in ("lincoln", "boulevard", "maria", "swerving", "241903"):  # ...but no transcript words
         assert word not in out
+
+
+@pytest.mark.slow
+def test_exports_are_redacted_by_default(tmp_path):
+    import soundfile as sf
+
+    out = tmp_path / "out"
+    src = SAMPLES / "pothole_report.flac"
+    res = runner.invoke(app, ["process", str(src), "--out", str(out), "--format", "json,vtt,wav", *TINY])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "pothole_report.json").read_text())
+    person = [e for e in doc["entities"] if e["type"] == "PERSON"]
+    assert person, "the agent's name should be found"
+    vtt = (out / "pothole_report.vtt").read_text()
+    assert "[PERSON]" in vtt and person[0]["value"] not in vtt
+    assert any("[PERSON]" in t["text"] for t in doc["redacted"]) and doc["sentiment"]["caller"] is not None
+    y, rate = sf.read(out / "pothole_report.redacted.wav")
+    e = person[0]
+    a, b = int(e["start"] * rate) + 1, int(e["end"] * rate) - 1
+    assert rate == 16000 and y.shape[1] == 2 and np.abs(y[a:b]).max() == 0  # the name is silent...
+    assert np.abs(y).max() > 0.05  # ...the rest is not
+    res = runner.invoke(
+        app, ["process", str(src), "--out", str(tmp_path / "raw"), "--format", "vtt", "--no-redact", *TINY]
+    )
+    assert person[0]["value"] in (tmp_path / "raw" / "pothole_report.vtt").read_text()

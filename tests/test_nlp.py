@@ -137,7 +137,7 @@ def test_classify_cli(tmp_path):
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.output.splitlines()]
     assert [r["label"] for r in rows] == ["dead_animal", "sewer_backup"]
-    assert set(rows[0]) == {"label", "confidence", "alternatives", "needs_review", "model"}
+    assert set(rows[0]) == {"label", "confidence", "alternatives", "needs_review", "model", "reason"}
     lines = tmp_path / "forms.txt"
     lines.write_text("graffiti on the bus shelter\n\nsomeone parked across my driveway\n")
     res = runner.invoke(app, ["classify", "--file", str(lines)])
@@ -146,6 +146,9 @@ def test_classify_cli(tmp_path):
     call.write_text(json.dumps({"turns": [{"role": "caller", "text": "a tree fell across the road"}]}))
     res = runner.invoke(app, ["classify", "--file", str(call)])
     assert json.loads(res.output)["label"] == "tree_maintenance"
+    res = runner.invoke(app, ["classify", "checking on my request about the tree that fell"])
+    row = json.loads(res.output)
+    assert row["label"] == "service_request_status" and "existing request" in row["reason"]
 
 
 def test_classify_cli_errors(tmp_path):
@@ -202,3 +205,24 @@ def test_caller_arc_de_escalation():
     assert s.caller.start.label == "negative" and s.caller.end.label == "positive"
     assert s.caller.de_escalated and s.caller.was_negative and s.caller.most_negative_turn == 1
     assert s.caller.change > 1.0 and s.agent.label == "positive"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "hi I'm following up on my report about the broken streetlight on Elm",
+        "I'm checking on a request I made about a water main leak",
+        "yeah my ticket number is 4471, the graffiti is still there",
+    ],
+)
+def test_follow_ups_are_status_calls_whatever_their_topic(classifier, caller):
+    pred = classifier.for_call((turn(Role.AGENT, "311 how can I help"), turn(Role.CALLER, caller, 2)))
+    assert pred.label == "service_request_status" and pred.reason
+    assert not pred.needs_review and len(pred.alternatives) >= 1  # the topic is kept for the reviewer
+
+
+@pytest.mark.slow
+def test_new_reports_are_not_mistaken_for_follow_ups(classifier):
+    pred = classifier.for_call((turn(Role.CALLER, "I want to report a pothole, it's a big one on Main Street"),))
+    assert pred.label == "pothole" and pred.reason is None

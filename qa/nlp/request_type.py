@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,15 @@ from qa.errors import ConfigError
 from qa.types import Prediction, Role, Turn
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "request_type"
+STATUS = "service_request_status"
+# A call about an existing request is a status follow-up whatever the request was about ("checking on my request
+# about a fallen tree branch"): the topic words would otherwise win. The model's topic stays in the alternatives.
+STATUS_CUES = re.compile(
+    r"\b(?:check(?:ing)?(?: on)?|follow(?:ing)?[- ]?up(?: on)?|status of|update on|calling (?:back )?about)\b"
+    r".{0,20}\b(?:my|a|the|an|our)\b.{0,15}\b(?:request|report|complaint|ticket|case)s?\b"
+    r"|\b(?:my|the|our) (?:request|ticket|case|confirmation) number\b",
+    re.I,
+)
 
 
 @functools.lru_cache(maxsize=2)
@@ -42,23 +52,32 @@ class RequestTypeClassifier:
         model, _ = _load(str(self.model_dir))
         model.predict_proba(["warm up"])
 
-    def predict(self, texts: list[str], top: int = 3) -> list[Prediction]:
+    def predict(self, texts: list[str], top: int = 3, status_rule: bool = True) -> list[Prediction]:
+        """One prediction per text (a caller's words, a web form, an e-mail)."""
         model, _ = _load(str(self.model_dir))
         probs = model.predict_proba(texts)
         classes = list(model.classes_)
         out = []
-        for row in probs:
+        for text, row in zip(texts, probs, strict=True):
             order = row.argsort()[::-1]
             best = int(order[0])
             alts = tuple((classes[i], float(row[i])) for i in order[1 : top + 1])
             conf = float(row[best])
-            out.append(Prediction(classes[best], conf, alts, conf < self.review_below, self.version))
+            pred = Prediction(classes[best], conf, alts, conf < self.review_below, self.version)
+            cue = STATUS_CUES.search(text) if status_rule else None
+            if cue and pred.label != STATUS:
+                scores = {classes[i]: float(row[i]) for i in order}
+                alts = tuple((k, v) for k, v in scores.items() if k != STATUS)[:top]
+                reason = f"refers to an existing request: '{cue.group(0)}'"
+                pred = Prediction(STATUS, max(scores[STATUS], self.review_below), alts, False, self.version, reason)
+            out.append(pred)
         return out
 
     def for_call(self, turns: tuple[Turn, ...]) -> Prediction:
-        """Reads the caller's turns; with no caller identified, everything that was said."""
+        """Reads the caller's turns; with no caller identified, everything that was said (then the follow-up rule is
+        off: an agent asking for "the request number" does not make a call a follow-up)."""
         caller = " ".join(t.text for t in turns if t.role is Role.CALLER)
         text = caller or " ".join(t.text for t in turns)
         if not text.strip():
             return Prediction("other", 0.0, (), True, self.version)
-        return self.predict([text])[0]
+        return self.predict([text], status_rule=bool(caller))[0]

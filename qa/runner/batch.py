@@ -26,7 +26,7 @@ from qa.types import CallAnalysis, CallMetadata
 
 log = logging.getLogger("qa.runner")
 
-FORMATS = ("json", "vtt", "srt", "rttm")
+FORMATS = ("json", "vtt", "srt", "rttm", "wav")  # wav: the recording with personal data silenced
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +74,13 @@ def discover(inputs: Sequence[str | Path], manifest: Manifest | None = None) -> 
     return unique
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
+            with os.fdopen(fd, "wb") as f:
+                f.write(text.encode("utf-8") if isinstance(text, str) else text)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -91,8 +91,30 @@ def write_atomic(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def render(call: CallAnalysis, fmt: str, redact: bool = True) -> str:
+def redacted_audio(call: CallAnalysis, tone_hz: float | None = None) -> bytes:
+    """The recording (16 kHz, 16-bit WAV, channels kept) with every personal-data span silenced or toned out."""
+    import io
+
+    import soundfile as sf
+
+    from qa.audio.decode import load_audio
+    from qa.nlp.redact import pii_spans, silence_spans
+
+    audio, _ = load_audio(call.source)
+    y = silence_spans(audio.samples, audio.sample_rate, pii_spans(call.turns, call.entities), tone_hz)
+    buf = io.BytesIO()
+    sf.write(buf, y.T, audio.sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def output_path(out_dir: Path, job: Job, fmt: str) -> Path:
+    return out_dir / job.out_stem.with_suffix(".redacted.wav" if fmt == "wav" else f".{fmt}")
+
+
+def render(call: CallAnalysis, fmt: str, redact: bool = True) -> str | bytes:
     """JSON keeps both the turns and their redacted copy; subtitle exports carry the redacted text unless told not."""
+    if fmt == "wav":
+        return redacted_audio(call)
     if fmt == "json":
         return json.dumps(call_document(call), indent=2, ensure_ascii=False) + "\n"
     turns = call.redacted if redact else call.turns
@@ -108,7 +130,7 @@ def render(call: CallAnalysis, fmt: str, redact: bool = True) -> str:
 def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str) -> str | None:
     """The call id if ``job`` already has results for this exact audio and config, else None."""
     target = out_dir / job.out_stem.with_suffix(".json")
-    if not target.is_file() or any(not (out_dir / job.out_stem.with_suffix(f".{f}")).is_file() for f in formats):
+    if not target.is_file() or any(not output_path(out_dir, job, f).is_file() for f in formats):
         return None
     try:
         doc = json.loads(target.read_text())
@@ -133,7 +155,7 @@ def run_one(
         # Render everything before writing anything, then write the JSON last: its presence means "complete".
         rendered = {f: render(call, f, redact) for f in formats if f != "json"}
         for fmt, text in rendered.items():
-            write_atomic(out_dir / job.out_stem.with_suffix(f".{fmt}"), text)
+            write_atomic(output_path(out_dir, job, fmt), text)
         write_atomic(json_path, render(call, "json"))
         err_path.unlink(missing_ok=True)
         note = f"{len(call.turns)} turns, {len(call.warnings)} warning(s)"
