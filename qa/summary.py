@@ -15,7 +15,7 @@ def summarize(results: Path) -> str:
     errors = sorted(results.rglob("*.error.json"))
     head = (
         f"{'call':24s} {'layout':11s} {'dur s':>6s} {'turns':>5s} {'agent%':>6s} {'WPM a/c':>9s} {'longest sil':>11s} "
-        f"{'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s}  {'request type':24s} {'911?':9s} warnings"
+        f"{'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s}  {'request type':30s} {'911?':9s} warnings"
     )
     lines = [head, "-" * len(head)]
     for p in docs:
@@ -46,7 +46,7 @@ def summarize(results: Path) -> str:
             f"{_fmt(sil.get('duration_s')):>6s}@{_fmt(sil.get('start'), '.0f'):<4s} {len(m.get('holds', [])):5d} "
             f"{m.get('overtalk_count', 0):3d}/{m.get('overtalk_s', 0):3.1f}s "
             f"{'c' + str(inter.get('caller', 0)) + ' a' + str(inter.get('agent', 0)) if 'agent' in inter else '-':>7s} "
-            f"{_fmt(m.get('agent_first_words_s')):>9s}  {rt_txt:24s} {em_txt:9s} "
+            f"{_fmt(m.get('agent_first_words_s')):>9s}  {rt_txt:30s} {em_txt:9s} "
             f"{', '.join(w['code'] for w in d.get('warnings', [])) or '-'}"
         )
     for p in errors:

@@ -62,7 +62,11 @@ class MfccEmbedder:
 
 @functools.lru_cache(maxsize=1)
 def _voice_encoder():
-    from resemblyzer import VoiceEncoder
+    import warnings
+
+    with warnings.catch_warnings():  # resemblyzer's webrtcvad imports the deprecated pkg_resources; not ours to fix
+        warnings.simplefilter("ignore")
+        from resemblyzer import VoiceEncoder
 
     return VoiceEncoder(device="cpu", verbose=False)
 
