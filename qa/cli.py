@@ -66,6 +66,10 @@ def process(
     redact: Annotated[
         bool, typer.Option(help="Write WebVTT/SRT with personal data replaced by [PHONE], [PERSON], ... placeholders.")
     ] = True,
+    scorecard: Annotated[
+        Path | None, typer.Option(help="QA scorecard YAML to evaluate each call against. [default: 311-standard]")
+    ] = None,
+    score: Annotated[bool, typer.Option(help="Evaluate calls against the scorecard.")] = True,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v: info logs, -vv: debug.")] = 0,
 ) -> None:
     """Process recorded calls: one JSON per call (plus the other formats), one clear error record per bad file.
@@ -100,11 +104,19 @@ def process(
         jobs = discover(inputs, man)
         if not jobs:
             _fail(f"no recordings found in {', '.join(map(str, inputs))} (extensions: wav, flac, mp3, ogg, m4a, ...)")
+        card = None
+        if score:
+            from qa.scoring.rescore import DEFAULT_SCORECARD
+            from qa.scoring.schema import load_scorecard
+
+            card = load_scorecard(scorecard or DEFAULT_SCORECARD)
         pipeline = Pipeline(cfg)
         pipeline.load()
     except QAError as exc:
         _fail(str(exc))
-    outcomes = run_batch(pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact)
+    outcomes = run_batch(
+        pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact, scorecard=card
+    )
     done = sum(o.status == "done" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -194,6 +206,52 @@ def classify(
         d = to_jsonable(p)
         d["alternatives"] = [{"label": lab, "confidence": round(c, 3)} for lab, c in p.alternatives]
         typer.echo(json.dumps(d))
+
+
+scorecard_app = typer.Typer(help="QA scorecards: check a scorecard file before using it.")
+app.add_typer(scorecard_app, name="scorecard")
+
+
+@scorecard_app.command("validate")
+def scorecard_validate(file: Annotated[Path, typer.Argument(help="Scorecard YAML.")]) -> None:
+    """Check a scorecard: every problem is reported with the item and the field to fix."""
+    from qa.scoring.schema import load_scorecard
+
+    try:
+        card, digest = load_scorecard(file)
+    except QAError as exc:
+        _fail(str(exc))
+    n = sum(len(s.items) for s in card.sections)
+    typer.echo(f"{file}: valid scorecard '{card.id}' version {card.version}")
+    typer.echo(f"{len(card.sections)} sections, {n} items, content hash {digest}")
+
+
+@app.command()
+def score(
+    results: Annotated[Path, typer.Argument(help="A results folder written by 'qa process'.")] = Path("results"),
+    scorecard: Annotated[Path | None, typer.Option(help="Scorecard YAML. [default: 311-standard]")] = None,
+) -> None:
+    """Re-score stored calls against a scorecard without re-transcribing them (seconds for a folder)."""
+    import time
+
+    from qa.scoring.rescore import DEFAULT_SCORECARD, rescore_folder
+    from qa.scoring.schema import load_scorecard
+
+    if not results.is_dir():
+        _fail(f"{results}: not a folder")
+    try:
+        card, digest = load_scorecard(scorecard or DEFAULT_SCORECARD)
+        t = time.perf_counter()
+        scored, skipped, problems = rescore_folder(results, card, digest)
+    except QAError as exc:
+        _fail(str(exc))
+    for p in problems:
+        typer.echo(f"error: {p}", err=True)
+    dt = time.perf_counter() - t
+    typer.echo(f"{scored} call(s) scored with '{card.id}' {card.version}, {skipped} not applicable, in {dt:.2f} s")
+    if problems:
+        typer.echo(f"{len(problems)} file(s) could not be scored", err=True)
+    raise typer.Exit(1 if problems else 0)
 
 
 @app.command()

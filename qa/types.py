@@ -249,6 +249,52 @@ class Sentiment:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why an item got its answer: where in the call (turn, role, times) and what was said or measured."""
+
+    turn: int | None
+    role: str | None
+    start: float | None
+    end: float | None
+    quote: str
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    id: str
+    section: str
+    answer: str | None  # yes | no | na | None (manual, or undecidable: needs review)
+    points: float
+    max_points: float
+    confidence: float
+    needs_review: bool
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SectionResult:
+    id: str
+    score: float
+    max_score: float
+    percent: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    scorecard_id: str
+    scorecard_version: str
+    scorecard_hash: str
+    score: float
+    max_score: float
+    percent: float | None  # weighted by section
+    passed: bool
+    critical_failed: tuple[str, ...]
+    sections: tuple[SectionResult, ...]
+    items: tuple[ItemResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Warning_:
     """Something the user must know about a result that was still produced (e.g. VAD fell back to energy)."""
 

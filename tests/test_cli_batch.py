@@ -169,3 +169,29 @@ def test_exports_are_redacted_by_default(tmp_path):
         app, ["process", str(src), "--out", str(tmp_path / "raw"), "--format", "vtt", "--no-redact", *TINY]
     )
     assert person[0]["value"] in (tmp_path / "raw" / "pothole_report.vtt").read_text()
+
+
+@pytest.mark.slow
+def test_process_scores_calls_and_a_changed_scorecard_only_rescores(tmp_path):
+    import yaml
+
+    from qa.scoring.rescore import DEFAULT_SCORECARD
+
+    out = tmp_path / "out"
+    src = SAMPLES / "streetlight_out.flac"
+    res = runner.invoke(app, ["process", str(src), "--out", str(out), "--channels", "agent-right", *TINY])
+    assert res.exit_code == 0, res.output
+    ev = json.loads((out / "streetlight_out.json").read_text())["evaluation"]
+    assert ev["scorecard"]["id"] == "311-standard" and ev["passed"]
+    assert {i["id"]: i["answer"] for i in ev["items"]}["sr_number_given"] == "yes"
+    card = yaml.safe_load(DEFAULT_SCORECARD.read_text())
+    card["version"] = "1.1"
+    card["pass_percent"] = 100.0
+    changed = tmp_path / "card.yaml"
+    changed.write_text(yaml.safe_dump(card))
+    res = runner.invoke(
+        app, ["process", str(src), "--out", str(out), "--channels", "agent-right", "--scorecard", str(changed), *TINY]
+    )
+    assert "0 processed, 1 up to date" in res.output  # no model ran again...
+    ev2 = json.loads((out / "streetlight_out.json").read_text())["evaluation"]
+    assert ev2["scorecard"]["version"] == "1.1" and ev2["scorecard"]["hash"] != ev["scorecard"]["hash"]  # ...re-scored

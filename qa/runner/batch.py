@@ -22,6 +22,7 @@ from qa.exports.subtitles import to_srt, to_vtt
 from qa.manifest import Manifest
 from qa.metrics.conversation import party_labels
 from qa.pipeline import Pipeline
+from qa.scoring.rescore import score_document
 from qa.types import CallAnalysis, CallMetadata
 
 log = logging.getLogger("qa.runner")
@@ -143,12 +144,25 @@ def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str
 
 
 def run_one(
-    pipeline: Pipeline, job: Job, out_dir: Path, formats: Sequence[str], force: bool, redact: bool = True
+    pipeline: Pipeline,
+    job: Job,
+    out_dir: Path,
+    formats: Sequence[str],
+    force: bool,
+    redact: bool = True,
+    scorecard: tuple | None = None,
 ) -> Outcome:
     json_path = out_dir / job.out_stem.with_suffix(".json")
     err_path = out_dir / job.out_stem.with_suffix(".error.json")
     config_hash = pipeline.call_config_hash(job.metadata)
     if not force and (cid := is_current(job, out_dir, ("json", *formats), config_hash)):
+        if scorecard is not None:  # a changed scorecard re-scores the stored analysis; no model runs again
+            doc = json.loads(json_path.read_text(encoding="utf-8"))
+            if ((doc.get("evaluation") or {}).get("scorecard") or {}).get("hash") != scorecard[1]:
+                write_atomic(
+                    json_path, json.dumps(score_document(doc, *scorecard), indent=2, ensure_ascii=False) + "\n"
+                )
+                return Outcome(str(job.path), "skipped", cid, "analysis up to date, re-scored", str(json_path))
         return Outcome(str(job.path), "skipped", cid, "up to date", str(json_path))
     try:
         call = pipeline.process(job.path, job.metadata)
@@ -156,7 +170,10 @@ def run_one(
         rendered = {f: render(call, f, redact) for f in formats if f != "json"}
         for fmt, text in rendered.items():
             write_atomic(output_path(out_dir, job, fmt), text)
-        write_atomic(json_path, render(call, "json"))
+        doc = call_document(call)
+        if scorecard is not None:
+            doc = score_document(doc, *scorecard)
+        write_atomic(json_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         err_path.unlink(missing_ok=True)
         note = f"{len(call.turns)} turns, {len(call.warnings)} warning(s)"
         return Outcome(str(job.path), "done", call.call_id, note, str(json_path))
@@ -183,6 +200,7 @@ def run_batch(
     progress: bool = True,
     on_outcome: Callable[[Outcome], None] | None = None,
     redact: bool = True,
+    scorecard: tuple | None = None,
 ) -> list[Outcome]:
     from tqdm import tqdm
 
@@ -190,7 +208,7 @@ def run_batch(
     bar = tqdm(jobs, desc="calls", unit="call", disable=None if progress else True, dynamic_ncols=True)
     for job in bar:
         bar.set_postfix_str(job.path.name[-40:])
-        outcome = run_one(pipeline, job, out_dir, formats, force, redact)
+        outcome = run_one(pipeline, job, out_dir, formats, force, redact, scorecard)
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)

@@ -1,0 +1,234 @@
+"""Evaluate a call against a scorecard: every item gets an answer, points, a confidence and the evidence behind it.
+
+Works on the stored call document (the per-call JSON), so changing a scorecard re-scores calls without running any
+model again. Phrase matching normalises case, punctuation and numbers ("three one one", "3 -1 -1" and "311" are the
+same) and lets a word of five or more letters be off by one letter (recognition errors).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from qa.nlp.numbers import normalize_numbers
+from qa.scoring import schema as S
+from qa.types import Evaluation, Evidence, ItemResult, SectionResult
+
+OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+
+
+def norm_tokens(text: str) -> list[str]:
+    text = re.sub(r"(\d)\s+-(\d)", r"\1\2", text)  # Whisper's "3 -1 -1" is 311
+    text = re.sub(r"(\d)\s+-(\d)", r"\1\2", text)
+    text = normalize_numbers(text.lower().replace("-", " "))
+    return re.findall(r"[a-z0-9']+", text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    index: int
+    role: str
+    start: float
+    end: float
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    passed: bool | None  # None: cannot be decided automatically
+    evidence: tuple[Evidence, ...] = ()
+
+
+class CallView:
+    """What rules read from a call document, prepared once per call."""
+
+    def __init__(self, doc: Mapping[str, Any]):
+        self.doc = doc
+        self.duration = float(doc.get("audio", {}).get("duration_s", 0.0))
+        self.turns = tuple(
+            _Turn(i, t.get("role", "unknown"), float(t["start"]), float(t["end"]), tuple(norm_tokens(t["text"])))
+            for i, t in enumerate(doc.get("turns", []))
+        )
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.doc
+        for part in dotted.split("."):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            else:
+                return None
+        return node
+
+
+def _close(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
+        return False
+    # one substitution, insertion or deletion
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def _find(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> int:
+    n = len(phrase)
+    for i in range(len(tokens) - n + 1):
+        if all(_close(tokens[i + k], phrase[k]) for k in range(n)):
+            return i
+    return -1
+
+
+def _turns_for(view: CallView, role: str) -> tuple[_Turn, ...]:
+    return view.turns if role == "any" else tuple(t for t in view.turns if t.role == role)
+
+
+def _phrase_hits(view: CallView, rule, rule_name: str) -> list[Evidence]:
+    phrases = [tuple(norm_tokens(p)) for p in rule.phrases]
+    hits = []
+    for t in _turns_for(view, rule.role):
+        if getattr(rule, "within_s", None) and t.start > rule.within_s:
+            continue
+        if getattr(rule, "last_s", None) and t.end < view.duration - rule.last_s:
+            continue
+        for p in phrases:
+            i = _find(t.tokens, p)
+            if i >= 0:
+                quote = " ".join(t.tokens[max(0, i - 2) : i + len(p) + 2])
+                hits.append(Evidence(t.index, t.role, t.start, t.end, quote, rule_name))
+                break
+    return hits
+
+
+def evaluate_rule(rule, view: CallView, name: str) -> _Result:
+    if isinstance(rule, S.PhraseRule):
+        hits = _phrase_hits(view, rule, name)
+        return _Result(bool(hits), tuple(hits))
+    if isinstance(rule, S.ForbiddenRule):
+        hits = _phrase_hits(view, rule, name)
+        return _Result(not hits, tuple(hits))
+    if isinstance(rule, S.MetricRule):
+        value = view.get(f"metrics.{rule.metric}")
+        if value is None:
+            return _Result(None)
+        ok = OPS[rule.op](float(value), rule.value)
+        return _Result(ok, (Evidence(None, None, None, None, f"{rule.metric} = {value}", name),))
+    if isinstance(rule, S.FieldRule):
+        value = view.get(rule.field)
+        if value is None:
+            return _Result(None)
+        ok = value in rule.value if rule.op == "in" else OPS[rule.op](value, rule.value)
+        return _Result(bool(ok), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),))
+    if isinstance(rule, S.EntityRule):
+        roles = {t.index: t.role for t in view.turns}
+        hits = [
+            Evidence(e["turn"], roles.get(e["turn"]), e["start"], e["end"], f"{e['type']}: {e['value']}", name)
+            for e in view.doc.get("entities", [])
+            if e["type"] in rule.types and (rule.role == "any" or roles.get(e["turn"]) == rule.role)
+        ]
+        return _Result(bool(hits), tuple(hits))
+    if isinstance(rule, S.OrderRule):
+        a, b = evaluate_rule(rule.first, view, name + ".first"), evaluate_rule(rule.then, view, name + ".then")
+        if a.passed is None or b.passed is None:
+            return _Result(None, a.evidence + b.evidence)
+        starts_a = [e.start for e in a.evidence if e.start is not None]
+        starts_b = [e.start for e in b.evidence if e.start is not None]
+        ok = bool(a.passed and b.passed and starts_a and starts_b and min(starts_a) < max(starts_b))
+        return _Result(ok, a.evidence + b.evidence)
+    if isinstance(rule, (S.AllRule, S.AnyRule)):
+        parts = [evaluate_rule(r, view, f"{name}[{i}]") for i, r in enumerate(rule.rules)]
+        evidence = tuple(e for p in parts for e in p.evidence)
+        values = [p.passed for p in parts]
+        if isinstance(rule, S.AllRule):
+            ok = False if False in values else (None if None in values else True)
+        else:
+            ok = True if True in values else (None if None in values else False)
+        return _Result(ok, evidence)
+    if isinstance(rule, S.NotRule):
+        inner = evaluate_rule(rule.rule, view, name + ".not")
+        return _Result(None if inner.passed is None else not inner.passed, inner.evidence)
+    return _Result(None)  # manual
+
+
+def applies(cond: S.Condition | None, view: CallView) -> bool:
+    if cond is None:
+        return True
+    label = view.get("request_type.label")
+    checks = [
+        cond.request_type_in is None or label in cond.request_type_in,
+        cond.request_type_not_in is None or label not in cond.request_type_not_in,
+        cond.emergency is None or bool(view.get("emergency.flag")) == cond.emergency,
+        cond.hold is None or bool(view.get("metrics.holds")) == cond.hold,
+        cond.caller_negative is None or bool(view.get("sentiment.caller.was_negative")) == cond.caller_negative,
+    ]
+    return all(checks)
+
+
+def card_applies(card: S.Scorecard, doc: Mapping[str, Any]) -> bool:
+    a = card.applies_to
+    meta = doc.get("metadata") or {}
+    label = (doc.get("request_type") or {}).get("label")
+    return (
+        (a.request_types is None or label in a.request_types)
+        and (a.queues is None or meta.get("queue") in a.queues)
+        and (a.directions is None or meta.get("direction") in a.directions)
+    )
+
+
+def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> Evaluation:
+    view = CallView(doc)
+    items: list[ItemResult] = []
+    sections: list[SectionResult] = []
+    critical_failed: list[str] = []
+    weighted, weights = 0.0, 0.0
+    for sec in card.sections:
+        got, possible, sec_critical = 0.0, 0.0, False
+        for item in sec.items:
+            if not applies(item.applies_if, view):
+                items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, 1.0, False, ()))
+                continue
+            r = evaluate_rule(item.rule, view, item.rule.type)
+            if r.passed is None:
+                items.append(ItemResult(item.id, sec.id, None, 0.0, 0.0, 0.0, True, r.evidence))
+                continue
+            answer = "yes" if r.passed else "no"
+            # A missing phrase may be a recognition miss: "no" from absence is less certain than "yes" from a hit.
+            conf = 0.9 if r.passed else (0.7 if _absence_based(item.rule) else 0.95)
+            pts = item.points if r.passed else 0.0
+            items.append(ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < 0.75, r.evidence))
+            got, possible = got + pts, possible + item.points
+            if item.critical and not r.passed:
+                critical_failed.append(item.id)
+                sec_critical = True
+        if sec_critical and card.critical_fails == "section":
+            got = 0.0
+        sections.append(SectionResult(sec.id, got, possible, (100.0 * got / possible) if possible else None))
+        if possible:
+            weighted += sec.weight * got / possible
+            weights += sec.weight
+    score = sum(s.score for s in sections)
+    max_score = sum(s.max_score for s in sections)
+    percent = 100.0 * weighted / weights if weights else None
+    passed = (
+        percent is not None and percent >= card.pass_percent and not (critical_failed and card.critical_fails == "call")
+    )
+    return Evaluation(
+        scorecard_id=card.id,
+        scorecard_version=card.version,
+        scorecard_hash=card_hash,
+        score=score,
+        max_score=max_score,
+        percent=percent,
+        passed=passed,
+        critical_failed=tuple(critical_failed),
+        sections=tuple(sections),
+        items=tuple(items),
+    )
+
+
+def _absence_based(rule) -> bool:
+    return isinstance(rule, (S.PhraseRule, S.EntityRule, S.OrderRule, S.AllRule, S.AnyRule))

@@ -1,0 +1,51 @@
+"""Scoring stored call documents: `qa process` (after analysis) and `qa score` (re-scoring a results folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from qa.scoring.engine import card_applies, evaluate_call
+from qa.scoring.schema import Scorecard
+from qa.types import to_jsonable
+
+DEFAULT_SCORECARD = Path(__file__).resolve().parents[2] / "scorecards" / "311-standard.yaml"
+
+
+def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict[str, Any]:
+    """The document with ``evaluation`` set (None when the scorecard does not apply to this call)."""
+    ev = evaluate_call(doc, card, card_hash) if card_applies(card, doc) else None
+    data = to_jsonable(ev) if ev else None
+    if data:
+        data["scorecard"] = {"id": ev.scorecard_id, "version": ev.scorecard_version, "hash": ev.scorecard_hash}
+        for k in ("scorecard_id", "scorecard_version", "scorecard_hash"):
+            data.pop(k)
+    doc["evaluation"] = data
+    return doc
+
+
+def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int, int, list[str]]:
+    """(scored, not applicable, problems) for every call JSON below ``results``; files are rewritten atomically."""
+    from qa.runner.batch import write_atomic
+
+    scored = skipped = 0
+    problems: list[str] = []
+    for path in sorted(results.rglob("*.json")):
+        if path.name.endswith(".error.json"):
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: not readable as JSON ({exc})")
+            continue
+        if "turns" not in doc:
+            problems.append(f"{path}: not a call document written by 'qa process'")
+            continue
+        doc = score_document(doc, card, card_hash)
+        write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        if doc["evaluation"] is None:
+            skipped += 1
+        else:
+            scored += 1
+    return scored, skipped, problems

@@ -1,0 +1,212 @@
+"""The scorecard format (YAML, validated with pydantic). Errors name the file, the item and the field.
+
+A scorecard has sections with weights; a section has items; an item asks a question, is worth points, may be
+critical, may apply only under conditions, and is answered by a rule (or left to the reviewer: ``manual``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from qa.errors import QAError
+
+
+class ScorecardError(QAError):
+    kind = "scorecard"
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Role = Literal["agent", "caller", "any"]
+
+
+class PhraseRule(_M):
+    """Any of ``phrases`` said by ``role`` (case, punctuation and spoken numbers normalised; words of 5+ letters
+    may be off by one letter, for recognition errors), optionally within the first ``within_s`` seconds."""
+
+    type: Literal["phrase"]
+    role: Role = "agent"
+    phrases: list[str] = Field(min_length=1)
+    within_s: float | None = Field(None, gt=0)
+    last_s: float | None = Field(None, gt=0, description="Only the last N seconds of the call.")
+
+
+class ForbiddenRule(_M):
+    """Passes when none of ``phrases`` is said by ``role``."""
+
+    type: Literal["forbidden"]
+    role: Role = "agent"
+    phrases: list[str] = Field(min_length=1)
+
+
+class MetricRule(_M):
+    """A conversation metric compared with a value, e.g. ``interruptions_by.agent <= 1``."""
+
+    type: Literal["metric"]
+    metric: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    value: float
+
+
+class FieldRule(_M):
+    """A classifier output, e.g. ``emergency.flag == true``, ``sentiment.caller.de_escalated == true``."""
+
+    type: Literal["field"]
+    field: str
+    op: Literal["==", "!=", "in", "<", "<=", ">", ">="] = "=="
+    value: bool | float | str | list[str]
+
+
+class EntityRule(_M):
+    """An entity of one of ``types`` appears in a turn of ``role``."""
+
+    type: Literal["entity"]
+    types: list[str] = Field(min_length=1)
+    role: Role = "agent"
+
+
+class OrderRule(_M):
+    """``first`` is satisfied (its first evidence) before ``then``'s last evidence."""
+
+    type: Literal["order"]
+    first: Rule
+    then: Rule
+
+
+class AllRule(_M):
+    type: Literal["all"]
+    rules: list[Rule] = Field(min_length=1)
+
+
+class AnyRule(_M):
+    type: Literal["any"]
+    rules: list[Rule] = Field(min_length=1)
+
+
+class NotRule(_M):
+    type: Literal["not"]
+    rule: Rule
+
+
+class ManualRule(_M):
+    """Left to the reviewer: always ``needs_review``."""
+
+    type: Literal["manual"]
+
+
+Rule = Annotated[
+    PhraseRule
+    | ForbiddenRule
+    | MetricRule
+    | FieldRule
+    | EntityRule
+    | OrderRule
+    | AllRule
+    | AnyRule
+    | NotRule
+    | ManualRule,
+    Field(discriminator="type"),
+]
+for _cls in (OrderRule, AllRule, AnyRule, NotRule):
+    _cls.model_rebuild()
+
+
+class Condition(_M):
+    """When an item applies; every given field must hold. Otherwise the item is N/A (out of the denominator)."""
+
+    request_type_in: list[str] | None = None
+    request_type_not_in: list[str] | None = None
+    emergency: bool | None = None
+    hold: bool | None = None
+    caller_negative: bool | None = None
+
+
+class Item(_M):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    question: str
+    points: float = Field(1.0, gt=0)
+    critical: bool = False
+    applies_if: Condition | None = None
+    rule: Rule
+
+
+class Section(_M):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    weight: float = Field(1.0, gt=0)
+    items: list[Item] = Field(min_length=1)
+
+
+class AppliesTo(_M):
+    request_types: list[str] | None = None
+    queues: list[str] | None = None
+    directions: list[Literal["inbound", "outbound"]] | None = None
+
+
+class Scorecard(_M):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str
+    version: str
+    applies_to: AppliesTo = AppliesTo()
+    pass_percent: float = Field(80.0, ge=0, le=100)
+    critical_fails: Literal["call", "section"] = "call"
+    sections: list[Section] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Scorecard:
+        seen: set[str] = set()
+        for sec in self.sections:
+            for it in sec.items:
+                if it.id in seen:
+                    raise ValueError(f"item id '{it.id}' is used twice; item ids must be unique")
+                seen.add(it.id)
+        return self
+
+
+def load_scorecard(path: str | Path) -> tuple[Scorecard, str]:
+    """The validated scorecard and the SHA-256 (first 16 hex) of the file's content."""
+    p = Path(path)
+    try:
+        raw_text = p.read_text(encoding="utf-8")
+        raw = yaml.safe_load(raw_text)
+    except OSError as exc:
+        raise ScorecardError(f"{p}: cannot read scorecard ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ScorecardError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ScorecardError(f"{p}: a scorecard is a mapping with id, name, version and sections")
+    try:
+        card = Scorecard.model_validate(raw)
+    except ValidationError as exc:
+        raise ScorecardError("\n".join(_describe(p, raw, e) for e in exc.errors()[:10])) from None
+    return card, hashlib.sha256(raw_text.encode()).hexdigest()[:16]
+
+
+def _describe(path: Path, raw: dict, err: dict) -> str:
+    """'file: item 'greeting' (section 'opening'), field 'rule.within_s': ... ' from a pydantic error location."""
+    loc = list(err["loc"])
+    where = ""
+    if len(loc) >= 2 and loc[0] == "sections" and isinstance(loc[1], int):
+        try:
+            sec = raw["sections"][loc[1]]
+            where = f"section '{sec.get('id', loc[1])}'"
+            if len(loc) >= 4 and loc[2] == "items" and isinstance(loc[3], int):
+                where = f"item '{sec['items'][loc[3]].get('id', loc[3])}' ({where})"
+                loc = loc[4:]
+            else:
+                loc = loc[2:]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+    # drop pydantic's union tags (e.g. 'phrase') from the path
+    field = ".".join(str(x) for x in loc if not (isinstance(x, str) and x in _RULE_TAGS))
+    return f"{path}: {where + ', ' if where else ''}field '{field or '(top)'}': {err['msg']}"
+
+
+_RULE_TAGS = {"phrase", "forbidden", "metric", "field", "entity", "order", "all", "any", "not", "manual"}
