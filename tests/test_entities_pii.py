@@ -81,3 +81,7 @@ def test_audio_redaction_silences_or_tones_the_spans():
     assert np.all(quiet[0, a:b] == 0) and np.all(quiet[0, :a] == 1)
     toned = silence_spans(audio, rate, spans, tone_hz=100)
     assert 0.09 < np.abs(toned[0, a:b]).max() <= 0.1  # a 0.1-amplitude tone, sampled
+
+
+def test_punctuation_ends_a_spoken_number():
+    assert normalize_numbers("three one one, forty one Birchwood") == "311 41 Birchwood"

@@ -230,3 +230,16 @@ def test_score_and_validate_cli(tmp_path):
     ev = json.loads((tmp_path / "a.json").read_text())["evaluation"]
     assert ev["scorecard"]["id"] == "311-standard" and len(ev["scorecard"]["hash"]) == 16
     assert next(i for i in ev["items"] if i["id"] == "greeting")["answer"] == "yes"
+
+
+def test_second_scorecard_applies_only_to_information_calls():
+    from qa.scoring.engine import card_applies
+    from qa.scoring.rescore import score_document
+
+    info, digest = load_scorecard(DEFAULT_SCORECARD.parent / "311-information.yaml")
+    doc = call([("agent", 0, "311, how can I help?"), ("agent", 5, "the library hours are nine to five")])
+    assert not card_applies(info, doc) and score_document(doc, info, digest)["evaluation"] is None
+    doc["request_type"] = {"label": "information_request"}
+    ev = score_document(doc, info, digest)["evaluation"]
+    answers = {i["id"]: i["answer"] for i in ev["items"]}
+    assert answers["answer_given"] == "yes" and answers["accuracy"] is None  # manual: left to the reviewer

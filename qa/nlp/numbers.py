@@ -16,7 +16,7 @@ TEENS = {
     for i, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())
 }
 TENS = {w: 20 + 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
-WORD = re.compile(r"[a-z]+|\d+", re.I)
+WORD = re.compile(r"[a-z]+|\d+|[.,;:!?]", re.I)  # punctuation is kept as a token: it ends a number
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,8 @@ def _digits(words: list[str]) -> str:
 
 
 def normalize_numbers(text: str) -> str:
-    """The text with every spoken number written as digits (other words untouched, punctuation dropped)."""
+    """The text with every spoken number written as digits (other words untouched). Punctuation ends a number
+    ("three one one, forty one" is 311 and 41) and is then dropped."""
     tokens = WORD.findall(text)
     spans = {s.first: s for s in spoken_numbers(tokens)}
     out, i = [], 0
@@ -104,6 +105,7 @@ def normalize_numbers(text: str) -> str:
             out.append(spans[i].digits)
             i = spans[i].last + 1
         else:
-            out.append(tokens[i])
+            if tokens[i] not in ".,;:!?":
+                out.append(tokens[i])
             i += 1
     return " ".join(out)

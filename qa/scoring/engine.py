@@ -7,6 +7,7 @@ same) and lets a word of five or more letters be off by one letter (recognition 
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Mapping
@@ -20,11 +21,24 @@ from qa.types import Evaluation, Evidence, ItemResult, SectionResult
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 
 
+_NUMBER_WORD = re.compile(
+    r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty"
+    r"|sixty|seventy|eighty|ninety|hundred)\b"
+)
+_TOKEN = re.compile(r"[a-z0-9']+")
+_DIGIT_DASH = re.compile(r"(\d)\s+-(?=\d)")
+
+
 def norm_tokens(text: str) -> list[str]:
-    text = re.sub(r"(\d)\s+-(\d)", r"\1\2", text)  # Whisper's "3 -1 -1" is 311
-    text = re.sub(r"(\d)\s+-(\d)", r"\1\2", text)
-    text = normalize_numbers(text.lower().replace("-", " "))
-    return re.findall(r"[a-z0-9']+", text)
+    text = _DIGIT_DASH.sub(r"\1", text).lower().replace("-", " ")  # Whisper's "3 -1 -1" is 311
+    if _NUMBER_WORD.search(text):  # most turns hold no spoken number: skip the normaliser
+        text = normalize_numbers(text)
+    return _TOKEN.findall(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def phrase_tokens(phrase: str) -> tuple[str, ...]:
+    return tuple(norm_tokens(phrase))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +48,8 @@ class _Turn:
     start: float
     end: float
     tokens: tuple[str, ...]
+    joined: str  # " tok tok tok " for exact phrase search at C speed
+    vocab: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +64,28 @@ class CallView:
     def __init__(self, doc: Mapping[str, Any]):
         self.doc = doc
         self.duration = float(doc.get("audio", {}).get("duration_s", 0.0))
-        self.turns = tuple(
-            _Turn(i, t.get("role", "unknown"), float(t["start"]), float(t["end"]), tuple(norm_tokens(t["text"])))
-            for i, t in enumerate(doc.get("turns", []))
-        )
+        turns = []
+        for i, t in enumerate(doc.get("turns", [])):
+            toks = tuple(norm_tokens(t["text"]))
+            turns.append(
+                _Turn(
+                    i,
+                    t.get("role", "unknown"),
+                    float(t["start"]),
+                    float(t["end"]),
+                    toks,
+                    f" {' '.join(toks)} ",
+                    frozenset(toks),
+                )
+            )
+        self.turns = tuple(turns)
+        self._vocab: dict[str, frozenset[str]] = {}
+
+    def vocab(self, role: str) -> frozenset[str]:
+        """Every word the role said in the call: one check rules a phrase out before any turn is scanned."""
+        if role not in self._vocab:
+            self._vocab[role] = frozenset().union(*(t.vocab for t in _turns_for(self, role)))
+        return self._vocab[role]
 
     def get(self, dotted: str) -> Any:
         node: Any = self.doc
@@ -75,8 +109,47 @@ def _close(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
-def _find(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> int:
-    n = len(phrase)
+@functools.lru_cache(maxsize=65536)
+def _deletions(w: str) -> frozenset[str]:
+    return frozenset(w[:i] + w[i + 1 :] for i in range(len(w)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _deletion_index(vocab: frozenset[str]) -> frozenset[str]:
+    """Words of the turn and their one-letter deletions: two words within one edit share an entry (symmetric
+    delete), so a missing entry rules a fuzzy match out with a few set lookups instead of a scan."""
+    out = set(vocab)
+    for v in vocab:
+        if len(v) >= 4:
+            out.update(_deletions(v))
+    return frozenset(out)
+
+
+def _possible(phrase: tuple[str, ...], vocab: frozenset[str]) -> bool:
+    """Could ``phrase`` match somewhere in text with this vocabulary (exactly or one letter off per long word)?"""
+    index = None
+    for w in phrase:
+        if w in vocab:
+            continue
+        if len(w) < 5:
+            return False
+        index = index or _deletion_index(vocab)
+        if w not in index and index.isdisjoint(_deletions(w)):
+            return False
+    return True
+
+
+def _find(turn: _Turn, phrase: tuple[str, ...]) -> int:
+    """Index of the phrase in the turn's tokens, or -1. Exact match first; the fuzzy scan only runs when it could
+    succeed (every short word present, every long word one letter from a word of the turn)."""
+    if not phrase:
+        return -1
+    pos = turn.joined.find(f" {' '.join(phrase)} ")
+    if pos >= 0:
+        return turn.joined.count(" ", 0, pos)
+    if not _possible(phrase, turn.vocab):
+        return -1
+    tokens, n = turn.tokens, len(phrase)
     for i in range(len(tokens) - n + 1):
         if all(_close(tokens[i + k], phrase[k]) for k in range(n)):
             return i
@@ -88,15 +161,19 @@ def _turns_for(view: CallView, role: str) -> tuple[_Turn, ...]:
 
 
 def _phrase_hits(view: CallView, rule, rule_name: str) -> list[Evidence]:
-    phrases = [tuple(norm_tokens(p)) for p in rule.phrases]
+    turns = _turns_for(view, rule.role)
+    vocab = view.vocab(rule.role)
+    phrases = [p for p in (phrase_tokens(x) for x in rule.phrases) if p and _possible(p, vocab)]
+    if not phrases:
+        return []
     hits = []
-    for t in _turns_for(view, rule.role):
+    for t in turns:
         if getattr(rule, "within_s", None) and t.start > rule.within_s:
             continue
         if getattr(rule, "last_s", None) and t.end < view.duration - rule.last_s:
             continue
         for p in phrases:
-            i = _find(t.tokens, p)
+            i = _find(t, p)
             if i >= 0:
                 quote = " ".join(t.tokens[max(0, i - 2) : i + len(p) + 2])
                 hits.append(Evidence(t.index, t.role, t.start, t.end, quote, rule_name))
