@@ -5,7 +5,8 @@
 For each model, on every file, in one run and with one loaded model:
 - bare: ``WhisperModel.transcribe(channel, language, beam_size, word_timestamps=True, vad_filter=True)`` on each
   channel (the same ASR work the pipeline does on a two-channel call), segments consumed;
-- pipeline: ``Pipeline.process(path)`` (decode, energy activity, checked VAD, ASR per channel, turns, metrics).
+- pipeline: ``Pipeline.process(path)`` with the language stage off (decode, energy activity, checked VAD, ASR per
+  channel, speakers, turns, metrics: the scope of the 10 % goal), and the whole pipeline with the language stage.
 Runs alternate bare/pipeline and the fastest of ``--repeats`` is kept for each. The ratio pipeline/bare is the
 pipeline's overhead (goal <= 1.10). Real-time factor is audio seconds per wall second (higher is faster).
 WER uses qa.eval.wer's normaliser on samples/ (per role on stereo calls) and ../shared/data/audio when present.
@@ -114,8 +115,10 @@ def main() -> int:
     print(f"# {len(items)} files, {total_audio:.0f} s of audio; {args.threads} threads; {cpu}")
     report = {"files": len(items), "audio_s": total_audio, "threads": args.threads, "models": {}}
     for name in args.models.split(","):
-        cfg = PipelineConfig().with_overrides({"asr.model": name, "asr.cpu_threads": args.threads})
+        cfg = PipelineConfig().with_overrides({"asr.model": name, "asr.cpu_threads": args.threads, "nlp.enabled": False})
         pipe = Pipeline(cfg)
+        full = Pipeline(cfg.with_overrides({"nlp.enabled": True}))
+        full.load()
         t = time.perf_counter()
         pipe.load()
         load_s = time.perf_counter() - t
@@ -126,6 +129,8 @@ def main() -> int:
         bare_with_decode(model, warm["path"], warm["layout"], cfg)
         t_bare_dec = {k: float("inf") for k in audio_s}
         t_pipe = {k: float("inf") for k in audio_s}
+        t_full = {k: float("inf") for k in audio_s}
+        full.process(warm["path"], CallMetadata(channels=warm["layout"]))
         wer: dict[str, WerResult] = {}
         for rep in range(args.repeats):
             for it in items:
@@ -135,17 +140,21 @@ def main() -> int:
                 t = time.perf_counter()
                 call = pipe.process(it["path"], meta)
                 t_pipe[key] = min(t_pipe[key], time.perf_counter() - t)
+                t = time.perf_counter()
+                full.process(it["path"], meta)
+                t_full[key] = min(t_full[key], time.perf_counter() - t)
                 if rep == 0:
                     for role, ref in it["refs"].items():
                         hyp = " ".join(tr.text for tr in call.turns if role == "all" or tr.role.value == role)
                         wer[it["dataset"]] = wer.get(it["dataset"], word_errors("", "")) + word_errors(ref, hyp)
-        sp, sd = sum(t_pipe.values()), sum(t_bare_dec.values())
+        sp, sd, sf = sum(t_pipe.values()), sum(t_bare_dec.values()), sum(t_full.values())
         ratio = sp / sd
         print(f"\n## {name}  (model load {load_s:.1f} s, {cfg.asr.compute_type}, beam {cfg.asr.beam_size})")
         rtf_b, rtf_p = total_audio / sd, total_audio / sp
         print(f"bare faster-whisper (decode + VAD + ASR per channel): {sd:7.1f} s  RTF {rtf_b:5.1f}x real time")
-        print(f"qa pipeline (decode .. metrics)                      : {sp:7.1f} s  RTF {rtf_p:5.1f}x real time")
+        print(f"qa pipeline (decode .. metrics, language off)        : {sp:7.1f} s  RTF {rtf_p:5.1f}x real time")
         print(f"pipeline / bare wall-time ratio                      : {ratio:7.3f}  (goal <= 1.10)")
+        print(f"whole pipeline incl. language stage (request type, sentiment, entities, redaction): {sf:7.1f} s, ratio {sf / sd:5.3f}")
         print(f"{'dataset':20s} {'ref words':>9s} {'WER':>7s} {'sub':>4s} {'del':>4s} {'ins':>4s}")
         for ds, r in wer.items():
             print(
@@ -156,6 +165,8 @@ def main() -> int:
             "bare_s": sd,
             "pipeline_s": sp,
             "ratio": ratio,
+            "whole_pipeline_s": sf,
+            "whole_pipeline_ratio": sf / sd,
             "rtf_bare": rtf_b,
             "rtf_pipeline": rtf_p,
             "wer": {ds: {"wer": r.wer, "ref_words": r.ref_words} for ds, r in wer.items()},
