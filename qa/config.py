@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa.errors import ConfigError
+from qa.yamlfile import read_yaml_mapping
 
 
 class _Strict(BaseModel):
@@ -133,14 +133,7 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     if path is None:
         return PipelineConfig()
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of sections (audio, asr, diarize, turns, metrics)")
+    raw, _ = read_yaml_mapping(p, "config", ConfigError, "sections (audio, asr, diarize, turns, metrics, nlp)")
     return _validate(raw, str(p))
 
 

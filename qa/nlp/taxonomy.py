@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa.errors import ConfigError
+from qa.yamlfile import read_yaml_mapping
 
 DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "models" / "request_type" / "taxonomy.yaml"
 
@@ -27,13 +27,9 @@ class Taxonomy(BaseModel):
 
 def load_taxonomy(path: str | Path = DEFAULT_TAXONOMY) -> Taxonomy:
     p = Path(path)
+    raw, _ = read_yaml_mapping(p, "taxonomy", ConfigError, "version and types")
     try:
-        raw = yaml.safe_load(p.read_text())
         return Taxonomy.model_validate(raw)
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read taxonomy ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"])

@@ -10,10 +10,10 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from qa.errors import QAError
+from qa.yamlfile import read_yaml_mapping
 
 
 class ScorecardError(QAError):
@@ -173,15 +173,7 @@ class Scorecard(_M):
 def load_scorecard(path: str | Path) -> tuple[Scorecard, str]:
     """The validated scorecard and the SHA-256 (first 16 hex) of the file's content."""
     p = Path(path)
-    try:
-        raw_text = p.read_text(encoding="utf-8")
-        raw = yaml.safe_load(raw_text)
-    except OSError as exc:
-        raise ScorecardError(f"{p}: cannot read scorecard ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ScorecardError(f"{p}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ScorecardError(f"{p}: a scorecard is a mapping with id, name, version and sections")
+    raw, raw_text = read_yaml_mapping(p, "scorecard", ScorecardError, "id, name, version and sections")
     try:
         card = Scorecard.model_validate(raw)
     except ValidationError as exc:
