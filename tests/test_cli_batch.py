@@ -119,6 +119,10 @@ def test_bad_options_manifest_and_config(tmp_path):
     cfg.write_text("metrics:\n  hold_min_s: -1\n")
     res = runner.invoke(app, ["process", str(SAMPLES), "--config", str(cfg), *TINY])
     assert res.exit_code == 2 and "field 'metrics.hold_min_s'" in res.output
+    res = runner.invoke(app, ["process", str(SAMPLES), "--scorecard", str(tmp_path / "nope.yaml"), *TINY])
+    assert res.exit_code == 2 and "nope.yaml: cannot read scorecard" in res.output
+    res = runner.invoke(app, ["process", str(SAMPLES), "--channels", "left", *TINY])
+    assert res.exit_code == 2 and "field 'audio.channels'" in res.output
     res = runner.invoke(app, ["process", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "o"), *TINY])
     assert res.exit_code == 1 and "missing.wav: no such file" in res.output
     res = runner.invoke(app, ["process", str(SAMPLES), "--model", str(tmp_path / "no-model"), "--no-progress"])

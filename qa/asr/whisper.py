@@ -44,25 +44,16 @@ class WhisperTranscriber:
     name: str = "asr.faster_whisper"
     version: str = "1"
 
+    def _model(self):
+        c = self.config
+        return _cached_model(c.model, c.device, c.compute_type, c.threads(), c.local_files_only)
+
     def load(self):
         """Load (once per process) and return the model."""
-        model, _ = _cached_model(
-            self.config.model,
-            self.config.device,
-            self.config.compute_type,
-            self.config.threads(),
-            self.config.local_files_only,
-        )
-        return model
+        return self._model()[0]
 
     def info(self) -> ModelInfo:
-        _, source = _cached_model(
-            self.config.model,
-            self.config.device,
-            self.config.compute_type,
-            self.config.threads(),
-            self.config.local_files_only,
-        )
+        _, source = self._model()
         return ModelInfo(
             name=self.config.model,
             source=source.detail,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import numpy as np
-
 from qa.types import Audio, ChannelActivity, ChannelTranscript, Speakers
 
 
@@ -22,9 +20,3 @@ class SpeakerBackend(Protocol):
         transcripts: tuple[ChannelTranscript, ...],
         activity: tuple[ChannelActivity, ...],
     ) -> Speakers: ...
-
-
-def activity_array(act: ChannelActivity) -> np.ndarray:
-    from qa.metrics import intervals as iv
-
-    return iv.as_array([(i.start, i.end) for i in act.active])

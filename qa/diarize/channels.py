@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qa.audio.activity import as_intervals
 from qa.audio.layout import agent_channel
 from qa.config import TurnsConfig
-from qa.diarize.base import activity_array
 from qa.diarize.turns import build_turns, speech_segments
 from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, SpeakerRole, Speakers
 
@@ -37,7 +37,7 @@ class ChannelSpeakers:
         for tr in transcripts:
             spk = _label(tr.channel)
             segments.extend(
-                speech_segments(spk, tr.words, activity_array(activity[tr.channel]), self.turns_config.segment_gap_s)
+                speech_segments(spk, tr.words, as_intervals(activity[tr.channel]), self.turns_config.segment_gap_s)
             )
             words.extend(tr.words)
             owners.extend([spk] * len(tr.words))

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.audio.activity import as_intervals
 from qa.config import DiarizeConfig, TurnsConfig
-from qa.diarize.base import activity_array
 from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
 from qa.diarize.turns import attribute
 from qa.metrics import intervals as iv
@@ -157,6 +157,6 @@ class EmbeddedDiarizer:
         activity: tuple[ChannelActivity, ...],
     ) -> Speakers:
         words = [w for tr in transcripts for w in tr.words]
-        speech = speech_for_diarization(words, activity_array(activity[0]), transcripts[0].vad_speech)
+        speech = speech_for_diarization(words, as_intervals(activity[0]), transcripts[0].vad_speech)
         segments = self.diarize(audio.samples[0], audio.sample_rate, speech)
         return attribute(self.name, segments, words, self.turns_config.max_gap_s)

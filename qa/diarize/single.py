@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qa.audio.activity import as_intervals
 from qa.config import TurnsConfig
-from qa.diarize.base import activity_array
 from qa.diarize.turns import build_turns, speech_segments
 from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, SpeakerRole, Speakers
 
@@ -33,7 +33,7 @@ class SingleSpeaker:
         activity: tuple[ChannelActivity, ...],
     ) -> Speakers:
         words = [w for tr in transcripts for w in tr.words]
-        segments = speech_segments(SPEAKER, words, activity_array(activity[0]), self.turns_config.segment_gap_s)
+        segments = speech_segments(SPEAKER, words, as_intervals(activity[0]), self.turns_config.segment_gap_s)
         turns = build_turns(words, [SPEAKER] * len(words), {SPEAKER: Role.UNKNOWN}, self.turns_config.max_gap_s)
         role = SpeakerRole(SPEAKER, Role.UNKNOWN, 0.0, "mono placeholder: no diarization backend configured")
         return Speakers(self.name, segments, turns, (role,))

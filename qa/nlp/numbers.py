@@ -26,7 +26,7 @@ class NumberSpan:
     digits: str
 
 
-def _value(tok: str) -> str | None:
+def number_word_kind(tok: str) -> str | None:
     t = tok.lower()
     if t in UNITS:
         return "unit"
@@ -46,11 +46,11 @@ def spoken_numbers(tokens: list[str]) -> list[NumberSpan]:
     spans = []
     i = 0
     while i < len(tokens):
-        if _value(tokens[i]) in (None, "oh", "hundred"):
+        if number_word_kind(tokens[i]) in (None, "oh", "hundred"):
             i += 1
             continue
         j = i
-        while j + 1 < len(tokens) and _value(tokens[j + 1]) is not None:
+        while j + 1 < len(tokens) and number_word_kind(tokens[j + 1]) is not None:
             j += 1
         spans.append(NumberSpan(i, j, _digits([t.lower() for t in tokens[i : j + 1]])))
         i = j + 1

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from qa.nlp.numbers import _value
+from qa.nlp.numbers import number_word_kind
 from qa.types import Entity, Turn, Word
 
 PII_TYPES = frozenset({"PERSON", "PHONE", "EMAIL", "SSN", "CARD", "DOB", "ADDRESS"})
@@ -28,7 +28,7 @@ def pii_words(entities: Sequence[Entity], turns: Sequence[Turn]) -> dict[int, di
         for w in range(e.first_word, e.last_word + 1):
             if e.type == "ADDRESS":  # only the house number
                 token = turns[e.turn].words[w].word.strip(".,")
-                if not (token.isdigit() or _value(token) is not None):
+                if not (token.isdigit() or number_word_kind(token) is not None):
                     continue
             out.setdefault(e.turn, {})[w] = e.type
     return out

@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Sequence
 
-from qa.types import Role, RoleSentiment, Sentiment, TurnSentiment
+from qa.types import CallerArc, Role, RoleSentiment, Sentiment, TurnSentiment
 
 VERSION = "1"
 POSITIVE_AT = 0.3
@@ -83,8 +83,6 @@ def _mean(items: Sequence[TurnSentiment]) -> RoleSentiment | None:
 def _caller_arc(items: Sequence[TurnSentiment]):
     """Start = the caller's first two turns, end = the last two; de-escalated when it started negative and did not end
     negative."""
-    from qa.types import CallerArc
-
     if not items:
         return None
     k = 2 if len(items) >= 4 else 1

@@ -113,11 +113,9 @@ def output_path(out_dir: Path, job: Job, fmt: str) -> Path:
 
 
 def render(call: CallAnalysis, fmt: str, redact: bool = True) -> str | bytes:
-    """JSON keeps both the turns and their redacted copy; subtitle exports carry the redacted text unless told not."""
+    """The exports beside the call JSON: subtitles carry the redacted text unless told not, wav the silenced audio."""
     if fmt == "wav":
         return redacted_audio(call)
-    if fmt == "json":
-        return json.dumps(call_document(call), indent=2, ensure_ascii=False) + "\n"
     turns = call.redacted if redact else call.turns
     if fmt == "vtt":
         return to_vtt(turns)
