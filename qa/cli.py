@@ -29,7 +29,12 @@ def _setup_logging(verbose: int) -> None:
 @app.command()
 def process(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Recordings or folders (searched recursively).", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Recordings, transcripts (.vtt with <v Agent> voice tags, or our call .json) or folders (searched "
+            "recursively).",
+            show_default=False,
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results (mirrors the input folders).")] = Path(
         "results"
@@ -70,6 +75,13 @@ def process(
         Path | None, typer.Option(help="QA scorecard YAML to evaluate each call against. [default: 311-standard]")
     ] = None,
     score: Annotated[bool, typer.Option(help="Evaluate calls against the scorecard.")] = True,
+    transcripts: Annotated[
+        bool,
+        typer.Option(
+            help="In folders, also import .vtt and call .json transcripts (no speech recognition for those). Files "
+            "named on the command line are always imported by their extension."
+        ),
+    ] = False,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v: info logs, -vv: debug.")] = 0,
 ) -> None:
     """Process recorded calls: one JSON per call (plus the other formats), one clear error record per bad file.
@@ -79,6 +91,7 @@ def process(
     """
     _setup_logging(verbose)
     from qa.config import load_config
+    from qa.ingest.transcripts import is_transcript
     from qa.manifest import load_manifest
     from qa.pipeline import Pipeline
     from qa.runner.batch import FORMATS, discover, run_batch
@@ -101,9 +114,12 @@ def process(
         if language is not None:
             cfg = cfg.with_overrides({"asr.language": None if language == "auto" else language}, keep_none=True)
         man = load_manifest(manifest) if manifest else None
-        jobs = discover(inputs, man)
+        jobs = discover(inputs, man, transcripts=transcripts)
         if not jobs:
-            _fail(f"no recordings found in {', '.join(map(str, inputs))} (extensions: wav, flac, mp3, ogg, m4a, ...)")
+            _fail(
+                f"no recordings found in {', '.join(map(str, inputs))} (extensions: wav, flac, mp3, ogg, m4a, ...; "
+                "--transcripts adds .vtt and .json)"
+            )
         card = None
         if score:
             from qa.scoring.rescore import DEFAULT_SCORECARD
@@ -111,7 +127,7 @@ def process(
 
             card = load_scorecard(scorecard or DEFAULT_SCORECARD)
         pipeline = Pipeline(cfg)
-        pipeline.load()
+        pipeline.load(audio=not all(is_transcript(j.path) for j in jobs))
     except QAError as exc:
         _fail(str(exc))
     outcomes = run_batch(

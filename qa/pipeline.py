@@ -35,11 +35,25 @@ from qa.nlp.redact import redact_turns
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
 from qa.nlp.sentiment import VERSION as SENTIMENT_VERSION
 from qa.nlp.sentiment import call_sentiment
-from qa.types import CallAnalysis, CallMetadata, ChannelTranscript, Warning_
+from qa.types import (
+    CallAnalysis,
+    CallMetadata,
+    ChannelTranscript,
+    ModelInfo,
+    Role,
+    SpeakerRole,
+    Speakers,
+    Turn,
+    Warning_,
+    Word,
+)
 
 log = logging.getLogger("qa.pipeline")
 
 LOW_WORD_COVERAGE = 0.5
+_WARM_UP = (
+    Turn("s", Role.AGENT, 0.0, 1.0, "hello there", (Word(0.0, 0.5, "hello", 1.0), Word(0.5, 1.0, "there", 1.0))),
+)
 DAMAGE_CODES = frozenset({"bad_frames", "duration_mismatch", "truncated"})
 
 
@@ -58,13 +72,18 @@ class Pipeline:
             Path(nlp.request_type_model) if nlp.request_type_model else MODEL_DIR, nlp.review_below
         )
 
-    def load(self) -> None:
-        """Load every model this configuration can use, once per process."""
-        self.asr.load()
-        for backend in {
-            id(b): b for b in (self._speaker_backend("mono"), self._speaker_backend("agent-left"))
-        }.values():
-            backend.load()
+    def load(self, audio: bool = True) -> None:
+        """Load every model this configuration can use, once per process (``audio=False``: only what imported
+        transcripts need, the language stage)."""
+        if audio:
+            self.asr.load()
+            for backend in {
+                id(b): b for b in (self._speaker_backend("mono"), self._speaker_backend("agent-left"))
+            }.values():
+                backend.load()
+        if self.config.nlp.enabled:  # the first spaCy document and VADER's lexicon cost ~0.5 s: pay it here
+            self.request_type.load()
+            self._language(_WARM_UP, {})
 
     def _mono_backend(self) -> SpeakerBackend:
         return {"embedded": self.embedded, "pyannote": self.pyannote}.get(self.config.diarize.mono_backend, self.single)
@@ -140,17 +159,7 @@ class Pipeline:
         metrics = compute_metrics(speakers, audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
 
-        request_type = emergency = sentiment = None
-        entities: tuple = ()
-        redacted = speakers.turns
-        if self.config.nlp.enabled:
-            t = time.perf_counter()
-            request_type = self.request_type.for_call(speakers.turns)
-            emergency = detect_emergency(speakers.turns)
-            sentiment = call_sentiment(speakers.turns)
-            entities = find_entities(speakers.turns)
-            redacted = redact_turns(speakers.turns, entities)
-            timings["language"] = time.perf_counter() - t
+        language = self._language(speakers.turns, timings)
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
         return CallAnalysis(
@@ -166,13 +175,69 @@ class Pipeline:
             transcripts=tuple(transcripts),
             speakers=speakers,
             metrics=metrics,
-            request_type=request_type,
-            emergency=emergency,
-            sentiment=sentiment,
-            entities=entities,
-            redacted=redacted,
+            **language,
             warnings=tuple(warnings),
             timings_s=timings,
+        )
+
+    def _language(self, turns: tuple[Turn, ...], timings: dict[str, float]) -> dict:
+        """Request type, emergency, sentiment, entities and the redacted turns (empty when the stage is off)."""
+        out: dict = {"request_type": None, "emergency": None, "sentiment": None, "entities": (), "redacted": turns}
+        if self.config.nlp.enabled:
+            t = time.perf_counter()
+            entities = find_entities(turns)
+            out = {
+                "request_type": self.request_type.for_call(turns),
+                "emergency": detect_emergency(turns),
+                "sentiment": call_sentiment(turns),
+                "entities": entities,
+                "redacted": redact_turns(turns, entities),
+            }
+            timings["language"] = time.perf_counter() - t
+        return out
+
+    def process_transcript(self, path: str | Path, metadata: CallMetadata | None = None) -> CallAnalysis:
+        """An imported transcript (WebVTT with voice tags, or our call JSON): no audio, no speech recognition; roles,
+        metrics, language and scoring run as for a recording. Manifest metadata wins over what a call JSON carries."""
+        from qa.ingest.transcripts import VERSION as IMPORT_VERSION
+        from qa.ingest.transcripts import load_transcript
+
+        t0 = time.perf_counter()
+        imp = load_transcript(path)
+        metadata = _merge_metadata(imp.metadata, metadata)
+        turns = imp.turns
+        if metadata.roles:
+            turns = pin_roles(Speakers("import", imp.segments, turns, imp.roles), metadata.roles).turns
+        roles = tuple(
+            SpeakerRole(
+                r.speaker, next((t.role for t in turns if t.speaker == r.speaker), r.role), r.confidence, r.method
+            )
+            for r in imp.roles
+        )
+        speakers = Speakers(f"import.{imp.kind}", imp.segments, turns, roles)
+        timings = {"import": time.perf_counter() - t0}
+        t = time.perf_counter()
+        metrics = compute_metrics(speakers, imp.audio.duration_s, self.config.metrics)
+        timings["metrics"] = time.perf_counter() - t
+        language = self._language(turns, timings)
+        timings["total"] = time.perf_counter() - t0
+        return CallAnalysis(
+            schema_version=SCHEMA_VERSION,
+            call_id=imp.audio.sha256[:16],
+            source=str(path),
+            audio=imp.audio,
+            channel_layout="transcript",
+            metadata=metadata,
+            model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
+            stages={f"import.{imp.kind}": IMPORT_VERSION, **self._nlp_stages()},
+            config_hash=self.call_config_hash(metadata),
+            transcripts=(),
+            speakers=speakers,
+            metrics=metrics,
+            **language,
+            warnings=imp.warnings,
+            timings_s=timings,
+            input_sha256=imp.input_sha256,
         )
 
     def _speaker_backend(self, layout: str) -> SpeakerBackend:
@@ -220,6 +285,15 @@ def _asr_warnings(tr: ChannelTranscript) -> tuple[Warning_, ...]:
             )
         )
     return tuple(out)
+
+
+def _merge_metadata(stored: CallMetadata | None, given: CallMetadata | None) -> CallMetadata:
+    if stored is None:
+        return given or CallMetadata()
+    if given is None:
+        return stored
+    fields = {k: getattr(given, k) or getattr(stored, k) for k in CallMetadata.__dataclass_fields__ if k != "extra"}
+    return CallMetadata(**fields, extra={**stored.extra, **given.extra})
 
 
 def process_call(

@@ -350,6 +350,7 @@ class CallAnalysis:
     redacted: tuple[Turn, ...]
     warnings: tuple[Warning_, ...]
     timings_s: Mapping[str, float]
+    input_sha256: str | None = None  # hash of the file read when it was not the audio (an imported transcript)
 
     @property
     def turns(self) -> tuple[Turn, ...]:

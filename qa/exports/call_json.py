@@ -20,6 +20,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
             "codec": a.codec,
             "sha256": a.sha256,
         },
+        "input_sha256": call.input_sha256 or a.sha256,  # the file this result was made from (skip if unchanged)
         "channel_layout": call.channel_layout,
         "metadata": to_jsonable(call.metadata),
         "model": to_jsonable(call.model),

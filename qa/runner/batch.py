@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.audio.decode import AUDIO_EXTENSIONS, file_sha256
-from qa.errors import OutputError, QAError
+from qa.errors import InputError, OutputError, QAError
 from qa.exports.call_json import call_document, error_document
 from qa.exports.rttm import to_rttm
 from qa.exports.subtitles import to_srt, to_vtt
+from qa.ingest.transcripts import TRANSCRIPT_EXTENSIONS, is_transcript
 from qa.manifest import Manifest
 from qa.metrics.conversation import party_labels
 from qa.pipeline import Pipeline
@@ -46,18 +47,27 @@ class Outcome:
     output: str | None
 
 
-def discover(inputs: Sequence[str | Path], manifest: Manifest | None = None) -> list[Job]:
-    """Folders are searched recursively for audio files; files named explicitly are always tried (so a mislabelled
-    or broken file is reported, not ignored). Output names mirror the folder structure below each input folder."""
+def discover(inputs: Sequence[str | Path], manifest: Manifest | None = None, transcripts: bool = False) -> list[Job]:
+    """Folders are searched recursively for audio files (and, with ``transcripts``, for WebVTT and call JSON files);
+    files named explicitly are always tried (so a mislabelled or broken file is reported, not ignored). Output names
+    mirror the folder structure below each input folder."""
+    wanted = AUDIO_EXTENSIONS | (TRANSCRIPT_EXTENSIONS if transcripts else frozenset())
     jobs: list[Job] = []
     seen: set[Path] = set()
     for raw in inputs:
         root = Path(raw)
         if root.is_dir():
-            files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            files = sorted(
+                p
+                for p in root.rglob("*")
+                if p.is_file() and p.suffix.lower() in wanted and not p.name.endswith(".error.json")
+            )
             pairs = [(f, f.relative_to(root).with_suffix("")) for f in files]
         else:
             pairs = [(root, Path(root.name).with_suffix(""))]
+        if transcripts:  # a results folder holds x.json and x.vtt of one call: import the exact one (JSON) only
+            have_json = {stem for f, stem in pairs if f.suffix.lower() == ".json"}
+            pairs = [(f, stem) for f, stem in pairs if f.suffix.lower() != ".vtt" or stem not in have_json]
         for f, stem in pairs:
             key = f.resolve()
             if key in seen:
@@ -115,6 +125,8 @@ def output_path(out_dir: Path, job: Job, fmt: str) -> Path:
 def render(call: CallAnalysis, fmt: str, redact: bool = True) -> str | bytes:
     """The exports beside the call JSON: subtitles carry the redacted text unless told not, wav the silenced audio."""
     if fmt == "wav":
+        if not call.transcripts:
+            raise InputError(f"{call.source}: --format wav needs the recording; this call was imported as a transcript")
         return redacted_audio(call)
     turns = call.redacted if redact else call.turns
     if fmt == "vtt":
@@ -136,7 +148,7 @@ def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str
         sha = file_sha256(job.path)
     except (OSError, ValueError):
         return None
-    if doc.get("config_hash") == config_hash and doc.get("audio", {}).get("sha256") == sha:
+    if doc.get("config_hash") == config_hash and doc.get("input_sha256", doc.get("audio", {}).get("sha256")) == sha:
         return doc.get("call_id")
     return None
 
@@ -163,7 +175,12 @@ def run_one(
                 return Outcome(str(job.path), "skipped", cid, "analysis up to date, re-scored", str(json_path))
         return Outcome(str(job.path), "skipped", cid, "up to date", str(json_path))
     try:
-        call = pipeline.process(job.path, job.metadata)
+        if is_transcript(job.path):
+            if json_path.resolve() == job.path.resolve():
+                raise InputError(f"{job.path}: importing it would overwrite it; choose another --out folder")
+            call = pipeline.process_transcript(job.path, job.metadata)
+        else:
+            call = pipeline.process(job.path, job.metadata)
         # Render everything before writing anything, then write the JSON last: its presence means "complete".
         rendered = {f: render(call, f, redact) for f in formats if f != "json"}
         for fmt, text in rendered.items():

@@ -1,0 +1,1 @@
+"""Inputs other than audio: transcripts a centre already has."""
