@@ -6,7 +6,6 @@ For every input a batch leaves exactly one of: ``<name>.json`` (+ the other requ
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -14,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa import jsonio
 from qa.audio.decode import AUDIO_EXTENSIONS, file_sha256
 from qa.errors import InputError, OutputError, QAError
 from qa.exports.call_json import call_document, error_document
@@ -144,7 +144,7 @@ def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str
     if not target.is_file() or any(not output_path(out_dir, job, f).is_file() for f in formats):
         return None
     try:
-        doc = json.loads(target.read_text())
+        doc = jsonio.loads(target.read_bytes())
         sha = file_sha256(job.path)
     except (OSError, ValueError):
         return None
@@ -167,11 +167,9 @@ def run_one(
     config_hash = pipeline.call_config_hash(job.metadata)
     if not force and (cid := is_current(job, out_dir, ("json", *formats), config_hash)):
         if scorecard is not None:  # a changed scorecard re-scores the stored analysis; no model runs again
-            doc = json.loads(json_path.read_text(encoding="utf-8"))
+            doc = jsonio.loads(json_path.read_bytes())
             if ((doc.get("evaluation") or {}).get("scorecard") or {}).get("hash") != scorecard[1]:
-                write_atomic(
-                    json_path, json.dumps(score_document(doc, *scorecard), indent=2, ensure_ascii=False) + "\n"
-                )
+                write_atomic(json_path, jsonio.dumps(score_document(doc, *scorecard)))
                 return Outcome(str(job.path), "skipped", cid, "analysis up to date, re-scored", str(json_path))
         return Outcome(str(job.path), "skipped", cid, "up to date", str(json_path))
     try:
@@ -188,7 +186,7 @@ def run_one(
         doc = call_document(call)
         if scorecard is not None:
             doc = score_document(doc, *scorecard)
-        write_atomic(json_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(json_path, jsonio.dumps(doc))
         err_path.unlink(missing_ok=True)
         note = f"{len(call.turns)} turns, {len(call.warnings)} warning(s)"
         return Outcome(str(job.path), "done", call.call_id, note, str(json_path))
@@ -198,9 +196,7 @@ def run_one(
         log.debug("internal error on %s", job.path, exc_info=True)
         kind, message = "internal", f"{job.path}: internal error ({type(exc).__name__}: {exc})"
     try:
-        write_atomic(
-            err_path, json.dumps(error_document(str(job.path), kind, message, None, config_hash), indent=2) + "\n"
-        )
+        write_atomic(err_path, jsonio.dumps(error_document(str(job.path), kind, message, None, config_hash)))
     except OutputError as exc:
         message += f" (and {exc})"
     return Outcome(str(job.path), "failed", None, message, str(err_path))

@@ -38,63 +38,9 @@ def norm_tokens(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=4096)
 def phrase_tokens(phrase: str) -> tuple[str, ...]:
-    return tuple(norm_tokens(phrase))
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    index: int
-    role: str
-    start: float
-    end: float
-    tokens: tuple[str, ...]
-    joined: str  # " tok tok tok " for exact phrase search at C speed
-    vocab: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    passed: bool | None  # None: cannot be decided automatically
-    evidence: tuple[Evidence, ...] = ()
-
-
-class CallView:
-    """What rules read from a call document, prepared once per call."""
-
-    def __init__(self, doc: Mapping[str, Any]):
-        self.doc = doc
-        self.duration = float(doc.get("audio", {}).get("duration_s", 0.0))
-        turns = []
-        for i, t in enumerate(doc.get("turns", [])):
-            toks = tuple(norm_tokens(t["text"]))
-            turns.append(
-                _Turn(
-                    i,
-                    t.get("role", "unknown"),
-                    float(t["start"]),
-                    float(t["end"]),
-                    toks,
-                    f" {' '.join(toks)} ",
-                    frozenset(toks),
-                )
-            )
-        self.turns = tuple(turns)
-        self._vocab: dict[str, frozenset[str]] = {}
-
-    def vocab(self, role: str) -> frozenset[str]:
-        """Every word the role said in the call: one check rules a phrase out before any turn is scanned."""
-        if role not in self._vocab:
-            self._vocab[role] = frozenset().union(*(t.vocab for t in _turns_for(self, role)))
-        return self._vocab[role]
-
-    def get(self, dotted: str) -> Any:
-        node: Any = self.doc
-        for part in dotted.split("."):
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            else:
-                return None
-        return node
+    toks = tuple(norm_tokens(phrase))
+    LEXICON.add(toks)
+    return toks
 
 
 def _close(a: str, b: str) -> bool:
@@ -109,75 +55,151 @@ def _close(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
-@functools.lru_cache(maxsize=65536)
-def _deletions(w: str) -> frozenset[str]:
-    return frozenset(w[:i] + w[i + 1 :] for i in range(len(w)))
+def _deletions(w: str) -> tuple[str, ...]:
+    return tuple(w[:i] + w[i + 1 :] for i in range(len(w)))
 
 
-@functools.lru_cache(maxsize=8192)
-def _deletion_index(vocab: frozenset[str]) -> frozenset[str]:
-    """Words of the turn and their one-letter deletions: two words within one edit share an entry (symmetric
-    delete), so a missing entry rules a fuzzy match out with a few set lookups instead of a scan."""
-    out = set(vocab)
-    for v in vocab:
-        if len(v) >= 4:
-            out.update(_deletions(v))
-    return frozenset(out)
+class _Lexicon:
+    """Every word of every scorecard phrase, and for any spoken token the phrase words it matches (itself, or one
+    letter off for words of five or more letters). Fuzzy candidates come from a symmetric-deletion map (two words
+    within one edit share a one-letter deletion), so a token costs a few dictionary lookups, and its answer is cached
+    (spoken vocabulary repeats across calls)."""
+
+    MAX_CACHE = 500_000
+
+    def __init__(self) -> None:
+        self.words: set[str] = set()
+        self.by_key: dict[str, set[str]] = {}
+        self.cache: dict[str, frozenset[str]] = {}
+        self.generation = 0
+
+    def add(self, words: tuple[str, ...]) -> None:
+        new = [w for w in words if w not in self.words]
+        if not new:
+            return
+        for w in new:
+            self.words.add(w)
+            if len(w) >= 5:
+                for key in (w, *_deletions(w)):
+                    self.by_key.setdefault(key, set()).add(w)
+        self.cache.clear()
+        self.generation += 1
+
+    def matches(self, token: str) -> frozenset[str]:
+        hit = self.cache.get(token)
+        if hit is not None:
+            return hit
+        out = {token} if token in self.words else set()
+        if len(token) >= 5:
+            by_key = self.by_key
+            for key in (token, *_deletions(token)):
+                for w in by_key.get(key, ()):
+                    if w not in out and _close(token, w):
+                        out.add(w)
+        if len(self.cache) >= self.MAX_CACHE:
+            self.cache.clear()
+        hit = self.cache[token] = frozenset(out)
+        return hit
 
 
-def _possible(phrase: tuple[str, ...], vocab: frozenset[str]) -> bool:
-    """Could ``phrase`` match somewhere in text with this vocabulary (exactly or one letter off per long word)?"""
-    index = None
-    for w in phrase:
-        if w in vocab:
+LEXICON = _Lexicon()
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    index: int
+    role: str
+    start: float
+    end: float
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    passed: bool | None  # None: cannot be decided automatically
+    evidence: tuple[Evidence, ...] = ()
+
+
+class CallView:
+    """What rules read from a call document, prepared once per call: normalised tokens per turn, and (on the first
+    phrase rule) an inverted index from scorecard phrase words to where the call says them."""
+
+    def __init__(self, doc: Mapping[str, Any]):
+        self.doc = doc
+        self.duration = float(doc.get("audio", {}).get("duration_s", 0.0))
+        self.turns = tuple(
+            _Turn(i, t.get("role", "unknown"), float(t["start"]), float(t["end"]), tuple(norm_tokens(t["text"])))
+            for i, t in enumerate(doc.get("turns", []))
+        )
+        self._generation = -1
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        self.matched: list[list[frozenset[str]]] = []
+
+    def index(self) -> CallView:
+        if self._generation != LEXICON.generation:
+            postings: dict[str, list[tuple[int, int]]] = {}
+            matched = []
+            matches = LEXICON.matches
+            for t in self.turns:
+                row = [matches(tok) for tok in t.tokens]
+                for pos, ws in enumerate(row):
+                    for w in ws:
+                        postings.setdefault(w, []).append((t.index, pos))
+                matched.append(row)
+            self.postings, self.matched, self._generation = postings, matched, LEXICON.generation
+        return self
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.doc
+        for part in dotted.split("."):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            else:
+                return None
+        return node
+
+
+def _find_all(view: CallView, phrase: tuple[str, ...]) -> dict[int, int]:
+    """Turn index -> position of ``phrase`` in that turn (an exact occurrence if there is one, else the first
+    fuzzy one)."""
+    out: dict[int, int] = {}
+    exact: set[int] = set()
+    n = len(phrase)
+    for ti, pos in view.postings.get(phrase[0], ()):
+        if ti in exact:
             continue
-        if len(w) < 5:
-            return False
-        index = index or _deletion_index(vocab)
-        if w not in index and index.isdisjoint(_deletions(w)):
-            return False
-    return True
-
-
-def _find(turn: _Turn, phrase: tuple[str, ...]) -> int:
-    """Index of the phrase in the turn's tokens, or -1. Exact match first; the fuzzy scan only runs when it could
-    succeed (every short word present, every long word one letter from a word of the turn)."""
-    if not phrase:
-        return -1
-    pos = turn.joined.find(f" {' '.join(phrase)} ")
-    if pos >= 0:
-        return turn.joined.count(" ", 0, pos)
-    if not _possible(phrase, turn.vocab):
-        return -1
-    tokens, n = turn.tokens, len(phrase)
-    for i in range(len(tokens) - n + 1):
-        if all(_close(tokens[i + k], phrase[k]) for k in range(n)):
-            return i
-    return -1
-
-
-def _turns_for(view: CallView, role: str) -> tuple[_Turn, ...]:
-    return view.turns if role == "any" else tuple(t for t in view.turns if t.role == role)
+        row = view.matched[ti]
+        if pos + n > len(row) or not all(phrase[k] in row[pos + k] for k in range(1, n)):
+            continue
+        if view.turns[ti].tokens[pos : pos + n] == phrase:
+            out[ti] = pos
+            exact.add(ti)
+        else:
+            out.setdefault(ti, pos)
+    return out
 
 
 def _phrase_hits(view: CallView, rule, rule_name: str) -> list[Evidence]:
-    turns = _turns_for(view, rule.role)
-    vocab = view.vocab(rule.role)
-    phrases = [p for p in (phrase_tokens(x) for x in rule.phrases) if p and _possible(p, vocab)]
-    if not phrases:
-        return []
+    phrases = [p for p in (phrase_tokens(x) for x in rule.phrases) if p]
+    view.index()
+    within, last = getattr(rule, "within_s", None), getattr(rule, "last_s", None)
+    found: dict[int, int] = {}  # turn -> position of the first phrase (in the rule's order) said in it
+    lengths: dict[int, int] = {}
+    for p in phrases:
+        for ti, pos in _find_all(view, p).items():
+            if ti in found:
+                continue
+            t = view.turns[ti]
+            if (rule.role != "any" and t.role != rule.role) or (within and t.start > within):
+                continue
+            if last and t.end < view.duration - last:
+                continue
+            found[ti], lengths[ti] = pos, len(p)
     hits = []
-    for t in turns:
-        if getattr(rule, "within_s", None) and t.start > rule.within_s:
-            continue
-        if getattr(rule, "last_s", None) and t.end < view.duration - rule.last_s:
-            continue
-        for p in phrases:
-            i = _find(t, p)
-            if i >= 0:
-                quote = " ".join(t.tokens[max(0, i - 2) : i + len(p) + 2])
-                hits.append(Evidence(t.index, t.role, t.start, t.end, quote, rule_name))
-                break
+    for ti in sorted(found):
+        t, i = view.turns[ti], found[ti]
+        quote = " ".join(t.tokens[max(0, i - 2) : i + lengths[ti] + 2])
+        hits.append(Evidence(t.index, t.role, t.start, t.end, quote, rule_name))
     return hits
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from qa import jsonio
 from qa.scoring.engine import card_applies, evaluate_call
 from qa.scoring.schema import Scorecard
 from qa.types import to_jsonable
@@ -35,7 +35,7 @@ def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int,
         if path.name.endswith(".error.json"):
             continue
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = jsonio.loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             problems.append(f"{path}: not readable as JSON ({exc})")
             continue
@@ -43,7 +43,7 @@ def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int,
             problems.append(f"{path}: not a call document written by 'qa process'")
             continue
         doc = score_document(doc, card, card_hash)
-        write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(path, jsonio.dumps(doc))
         if doc["evaluation"] is None:
             skipped += 1
         else:
