@@ -12,7 +12,8 @@ import typer
 from qa.errors import QAError
 
 app = typer.Typer(
-    help="callqa: transcribe, diarize and measure recorded 311 calls; results as JSON, WebVTT, SRT and RTTM.",
+    help="callqa: transcribe, diarize, classify, measure and score recorded 311 calls; results as JSON, WebVTT, SRT "
+    "and RTTM files and in a database served by an HTTP API.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -82,6 +83,12 @@ def process(
             "named on the command line are always imported by their extension."
         ),
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Also store the results in this database (sqlite:///qa.db, postgresql://...).", show_default=False
+        ),
+    ] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v: info logs, -vv: debug.")] = 0,
 ) -> None:
     """Process recorded calls: one JSON per call (plus the other formats), one clear error record per bad file.
@@ -126,6 +133,11 @@ def process(
             from qa.scoring.schema import load_scorecard
 
             card = load_scorecard(scorecard or DEFAULT_SCORECARD)
+        store = None
+        if db:
+            from qa.store import open_store
+
+            store = open_store(db)
         pipeline = Pipeline(cfg)
         pipeline.load(audio=not all(is_transcript(j.path) for j in jobs))
     except QAError as exc:
@@ -133,6 +145,10 @@ def process(
     outcomes = run_batch(
         pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact, scorecard=card
     )
+    if store is not None:
+        from qa.store.calls import store_outcomes
+
+        outcomes = store_outcomes(store, outcomes)
     done = sum(o.status == "done" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -305,6 +321,15 @@ def version() -> None:
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _register() -> None:
+    from qa.cli_store import register
+
+    register(app)
+
+
+_register()
 
 
 def main() -> None:

@@ -58,3 +58,87 @@ def needs_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present (../shared/data is only in the development checkout)")
     return path
+
+
+# ------------------------------------------------------------------------------------------ stores (SQLite and PG)
+
+PG_ADMIN_URL = os.environ.get("CALLQA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_database():
+    """A fresh database on the local PostgreSQL server for this test session, or a skip reason."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from qa.store.db import normalize_url
+
+    try:
+        admin = create_engine(
+            normalize_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        name = f"callqa_test_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure means: no server to test against here
+        return None, None, f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); set CALLQA_TEST_PG"
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return admin, (name, url), None
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    admin, db, reason = _pg_database()
+    if reason:
+        pytest.skip(reason)
+    name, url = db
+    yield url
+    from sqlalchemy import text
+
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A migrated, empty database: a SQLite file, and the session's PostgreSQL database (emptied per test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'qa.db'}"
+    url = request.getfixturevalue("pg_url")
+    from sqlalchemy import text
+
+    from qa.store import open_store
+    from qa.store.models import Base
+
+    store = open_store(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with store.engine.begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    store.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def store(store_url):
+    from qa.store import open_store
+
+    s = open_store(store_url)
+    yield s
+    s.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_docs(tiny_pipeline):
+    """Three sample calls processed for real (Whisper tiny.en, diarization, language, default scorecard)."""
+    from qa.exports.call_json import call_document
+    from qa.scoring.rescore import DEFAULT_SCORECARD, score_document
+    from qa.scoring.schema import load_scorecard
+    from qa.types import CallMetadata
+
+    card = load_scorecard(DEFAULT_SCORECARD)
+    out = {}
+    for name in ("pothole_report", "angry_caller", "status_followup"):
+        call = tiny_pipeline.process(SAMPLES / f"{name}.flac", CallMetadata())
+        out[name] = score_document(call_document(call), *card)
+    return out

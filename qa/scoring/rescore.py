@@ -21,6 +21,17 @@ def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict
         data["scorecard"] = {"id": ev.scorecard_id, "version": ev.scorecard_version, "hash": ev.scorecard_hash}
         for k in ("scorecard_id", "scorecard_version", "scorecard_hash"):
             data.pop(k)
+        # What a reviewer's override needs to recompute the totals, and what a report shows beside each answer.
+        data["rules"] = {
+            "pass_percent": card.pass_percent,
+            "critical_fails": card.critical_fails,
+            "section_weights": {sec.id: sec.weight for sec in card.sections},
+        }
+        spec = {it.id: it for sec in card.sections for it in sec.items}
+        for it in data["items"]:
+            it["question"] = spec[it["id"]].question
+            it["critical"] = spec[it["id"]].critical
+            it["points_possible"] = spec[it["id"]].points
     doc["evaluation"] = data
     return doc
 

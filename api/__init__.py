@@ -1,0 +1,1 @@
+"""The callqa HTTP API (FastAPI): ``create_app(store)``; served by ``qa serve``."""

@@ -1,0 +1,19 @@
+"""App factory for multi-process serving (``qa serve --workers N``): settings come from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def app():
+    from api.main import Settings, create_app
+    from qa.store import open_store
+
+    store = open_store(os.environ.get("CALLQA_DB", "sqlite:///qa.db"))
+    settings = Settings(
+        data_dir=Path(os.environ.get("CALLQA_DATA_DIR", "callqa-data")),
+        max_upload_bytes=int(os.environ.get("CALLQA_MAX_UPLOAD_MB", "200")) * 2**20,
+        worker=False,  # with several HTTP processes, run `qa worker` beside them
+    )
+    return create_app(store, settings)

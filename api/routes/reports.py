@@ -1,0 +1,117 @@
+"""Trends for supervisors (and an agent's own), and HR exports: CSV, XLSX, and a PDF report with a trend chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from api.deps import Principal, SessionDep, require, scope_calls
+from qa.exports.reports import to_csv, to_pdf, to_xlsx
+from qa.store.models import Call
+from qa.store.reports import evaluated_calls, export_rows, trends
+
+router = APIRouter(tags=["reports"])
+Period = Literal["week", "month"]
+
+
+def _calls(user: Principal, agent_id: str | None, team: str | None, start: dt.date | None, end: dt.date | None):
+    if user.role == "agent":
+        if agent_id not in (None, user.agent_id):
+            raise HTTPException(403, "an agent sees only their own trend")
+        agent_id = user.agent_id
+    q = scope_calls(select(Call).where(Call.percent.is_not(None)), user)
+    if agent_id:
+        q = q.where(Call.agent_id == agent_id)
+    if team:
+        q = q.where(Call.team == team)
+    if start:
+        q = q.where(Call.started_at >= dt.datetime.combine(start, dt.time()))
+    if end:
+        q = q.where(Call.started_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+    if start and end and end < start:
+        raise HTTPException(422, "end: before start")
+    return q.order_by(Call.started_at, Call.id), agent_id
+
+
+@router.get("/trends", summary="Average score, pass rate, per-item pass rates, worst items, sentiment, examples")
+def get_trends(
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("trends:read"))],
+    agent_id: str | None = None,
+    team: str | None = None,
+    period: Period = "week",
+    start: Annotated[dt.date | None, Query(description="First day (inclusive).")] = None,
+    end: Annotated[dt.date | None, Query(description="Last day (inclusive).")] = None,
+):
+    q, agent_id = _calls(user, agent_id, team, start, end)
+    return {"agent_id": agent_id, "team": team, **trends(evaluated_calls(s, q), period)}
+
+
+def _label(agent_id: str | None, team: str | None) -> str:
+    return f"agent {agent_id}" if agent_id else f"team {team}" if team else "all agents"
+
+
+def _span(start: dt.date | None, end: dt.date | None) -> str:
+    return f"{start or 'beginning'} to {end or 'today'}"
+
+
+@router.get(
+    "/exports/evaluations.{fmt}",
+    summary="Evaluations over a period as CSV or XLSX (no transcript text)",
+    responses={
+        200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+    },
+)
+def export_evaluations(
+    fmt: Literal["csv", "xlsx"],
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("exports:read"))],
+    agent_id: str | None = None,
+    team: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+):
+    q, agent_id = _calls(user, agent_id, team, start, end)
+    header, rows = export_rows(evaluated_calls(s, q))
+    name = f"evaluations-{(agent_id or team or 'all')}-{start or 'all'}-{end or 'now'}".replace("/", "_")
+    if fmt == "csv":
+        return Response(
+            to_csv(header, rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(
+        to_xlsx(header, rows),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+    )
+
+
+@router.get(
+    "/exports/report.pdf",
+    summary="A PDF evaluation report with a trend chart",
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def export_report(
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("exports:read"))],
+    agent_id: str | None = None,
+    team: str | None = None,
+    period: Period = "week",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+):
+    q, agent_id = _calls(user, agent_id, team, start, end)
+    rows = evaluated_calls(s, q)
+    header, table = export_rows(rows)
+    pdf = to_pdf(
+        f"QA evaluation report: {_label(agent_id, team)}", _span(start, end), trends(rows, period), header, table
+    )
+    name = f"report-{(agent_id or team or 'all')}".replace("/", "_")
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'}
+    )

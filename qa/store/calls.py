@@ -1,0 +1,251 @@
+"""Putting call documents into the store (idempotent by audio hash) and reading the final evaluation of a call:
+the automatic answers with reviewer overrides applied, both kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from qa.store.models import Agent, Analysis, Call, EvaluationRow, Review, Team, TurnRow, utcnow
+
+STAGE_FIELDS = {  # analyses rows: (stage key in the document's "stages", document field)
+    "metrics": ("metrics", "metrics"),
+    "request_type": ("nlp.request_type", "request_type"),
+    "emergency": ("nlp.emergency", "emergency"),
+    "sentiment": ("nlp.sentiment", "sentiment"),
+    "entities": ("nlp.entities", "entities"),
+    "speakers": (None, "speakers"),
+}
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """ISO 8601 (with or without zone, 'Z' allowed) -> naive UTC; anything else -> None."""
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _ensure_agent(s: Session, agent_id: str | None, team: str | None) -> None:
+    if team and s.get(Team, team) is None:
+        s.add(Team(name=team))
+        s.flush()
+    if agent_id:
+        agent = s.get(Agent, agent_id)
+        if agent is None:
+            s.add(Agent(id=agent_id, team=team))
+            s.flush()
+        elif team and agent.team != team:
+            agent.team = team
+
+
+def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None = None) -> tuple[Call, bool]:
+    """Insert or update the call in ``doc`` (a call JSON). Returns (call, created). Re-importing the same document is a
+    no-op apart from ``updated_at``; a newer analysis of the same audio replaces the old one, and an evaluation with a
+    new scorecard hash becomes the current one (the old one and its reviews are kept)."""
+    audio = doc.get("audio") or {}
+    sha = audio.get("sha256")
+    if not sha or "turns" not in doc:
+        raise ValueError("not a call document (no audio.sha256 or turns)")
+    meta = doc.get("metadata") or {}
+    _ensure_agent(s, meta.get("agent_id"), meta.get("team"))
+    call = s.scalar(select(Call).where(Call.audio_sha256 == sha))
+    created = call is None
+    if created:
+        call = Call(id=doc["call_id"], audio_sha256=sha)
+        s.add(call)
+    rt = doc.get("request_type") or {}
+    caller = (doc.get("sentiment") or {}).get("caller") or {}
+    call.source = str(doc.get("source", ""))
+    call.audio_path = audio_path or call.audio_path
+    call.duration_s = float(audio.get("duration_s") or 0.0)
+    call.channel_layout = str(doc.get("channel_layout", ""))
+    call.agent_id, call.team = meta.get("agent_id"), meta.get("team")
+    call.queue, call.direction = meta.get("queue"), meta.get("direction")
+    call.started_at = parse_time(meta.get("started_at"))
+    call.request_type, call.request_type_confidence = rt.get("label"), rt.get("confidence")
+    call.emergency = bool((doc.get("emergency") or {}).get("flag"))
+    call.caller_sentiment_start = (caller.get("start") or {}).get("score")
+    call.caller_sentiment_end = (caller.get("end") or {}).get("score")
+    call.caller_sentiment_change = caller.get("change")
+    call.caller_negative = caller.get("was_negative")
+    call.config_hash = str(doc.get("config_hash", ""))
+    call.search_text = " ".join(t["text"] for t in doc["turns"]).lower()
+    call.document = dict(doc)
+    s.flush()
+
+    if not created:
+        s.execute(delete(TurnRow).where(TurnRow.call_id == call.id))
+        s.execute(delete(Analysis).where(Analysis.call_id == call.id))
+    redacted = doc.get("redacted") or doc["turns"]
+    for i, t in enumerate(doc["turns"]):
+        red = redacted[i]["text"] if i < len(redacted) else t["text"]
+        s.add(
+            TurnRow(
+                call_id=call.id,
+                idx=i,
+                speaker=t["speaker"],
+                role=t["role"],
+                start=t["start"],
+                end=t["end"],
+                text=t["text"],
+                redacted_text=red,
+            )
+        )
+    stages = doc.get("stages") or {}
+    for stage, (key, field) in STAGE_FIELDS.items():
+        if doc.get(field) is not None:
+            version = stages.get(key, "") if key else (doc.get("speakers") or {}).get("backend", "")
+            if stage == "metrics":
+                version = str(doc.get("schema_version", ""))
+            s.add(Analysis(call_id=call.id, stage=stage, version=str(version), data={"value": doc[field]}))
+
+    ev = doc.get("evaluation")
+    if ev:
+        card = ev["scorecard"]
+        row = s.scalar(
+            select(EvaluationRow).where(EvaluationRow.call_id == call.id, EvaluationRow.scorecard_hash == card["hash"])
+        )
+        for other in s.scalars(select(EvaluationRow).where(EvaluationRow.call_id == call.id)):
+            other.current = False
+        if row is None:
+            row = EvaluationRow(call_id=call.id, scorecard_hash=card["hash"])
+            s.add(row)
+        row.scorecard_id, row.scorecard_version, row.current = card["id"], card["version"], True
+        row.auto_score, row.auto_percent, row.auto_passed = ev["score"], ev["percent"], bool(ev["passed"])
+        row.data = dict(ev)
+        s.flush()
+        refresh_call_score(s, call, row)
+    call.updated_at = utcnow()
+    return call, created
+
+
+def current_evaluation(s: Session, call_id: str) -> EvaluationRow | None:
+    return s.scalar(select(EvaluationRow).where(EvaluationRow.call_id == call_id, EvaluationRow.current.is_(True)))
+
+
+def final_evaluation(ev: EvaluationRow, reviews: list[Review], disputes: Mapping[str, str] | None = None) -> dict:
+    """The evaluation with each item's automatic answer, the reviewer's answer (latest override) and the final one,
+    and the totals recomputed from the final answers with the scorecard's own rules (section weights, pass mark,
+    critical items failing the call or the section)."""
+    data = ev.data
+    rules = data.get("rules") or {}
+    disputes = disputes or {}
+    latest: dict[str, Review] = {}
+    for r in sorted(reviews, key=lambda r: (r.created_at, r.id)):
+        latest[r.item_id] = r
+    items = []
+    for it in data["items"]:
+        r = latest.get(it["id"])
+        final = r.answer if r else it["answer"]
+        possible = float(it.get("points_possible", it["max_points"]))
+        scored = final in ("yes", "no")
+        items.append(
+            {
+                **it,
+                "automatic_answer": it["answer"],
+                "override": None
+                if r is None
+                else {
+                    "answer": r.answer,
+                    "comment": r.comment,
+                    "reviewer_id": r.reviewer_id,
+                    "at": r.created_at.isoformat(),
+                },
+                "answer": final,
+                "points": possible if final == "yes" else 0.0,
+                "max_points": possible if scored else 0.0,
+                "needs_review": (bool(it["needs_review"]) and r is None) or disputes.get(it["id"]) == "accepted",
+                "dispute": disputes.get(it["id"]),
+            }
+        )
+    auto = {k: data.get(k) for k in ("score", "max_score", "percent", "passed", "critical_failed")}
+    if not latest:  # nothing overridden: the engine's own totals
+        return {**data, "items": items, "automatic": auto, "reviewed": False}
+    critical = [it["id"] for it in items if it.get("critical") and it["answer"] == "no"]
+    by_section: dict[str, list[float]] = {}
+    for it in items:
+        acc = by_section.setdefault(it["section"], [0.0, 0.0, 0.0])
+        acc[0] += it["points"]
+        acc[1] += it["max_points"]
+        acc[2] += 1.0 if it.get("critical") and it["answer"] == "no" else 0.0
+    weights = rules.get("section_weights") or {}
+    weighted = total_w = score = 0.0
+    for sec, (got, possible, crit) in by_section.items():
+        if crit and rules.get("critical_fails") == "section":
+            got = 0.0
+        score += got
+        if possible:
+            w = float(weights.get(sec, 1.0))
+            weighted += w * got / possible
+            total_w += w
+    percent = 100.0 * weighted / total_w if total_w else None
+    passed = (
+        percent is not None
+        and percent >= float(rules.get("pass_percent", 80.0))
+        and not (critical and rules.get("critical_fails", "call") == "call")
+    )
+    return {
+        **data,
+        "items": items,
+        "score": score,
+        "max_score": sum(it["max_points"] for it in items),
+        "percent": percent,
+        "passed": passed,
+        "critical_failed": critical,
+        "automatic": auto,
+        "reviewed": True,
+    }
+
+
+def refresh_call_score(s: Session, call: Call, ev: EvaluationRow | None = None) -> dict | None:
+    """Recompute the call's denormalised score columns from its current evaluation and reviews."""
+    from qa.store.models import Dispute
+
+    ev = ev or current_evaluation(s, call.id)
+    if ev is None:
+        call.score = call.max_score = call.percent = call.passed = None
+        call.needs_review = False
+        return None
+    reviews = list(s.scalars(select(Review).where(Review.evaluation_id == ev.id)))
+    disputes = {d.item_id: d.status for d in s.scalars(select(Dispute).where(Dispute.evaluation_id == ev.id))}
+    final = final_evaluation(ev, reviews, disputes)
+    call.score, call.max_score, call.percent = final["score"], final["max_score"], final["percent"]
+    call.passed = bool(final["passed"])
+    call.needs_review = any(it["needs_review"] for it in final["items"])
+    return final
+
+
+def store_outcomes(store, outcomes: list) -> list:
+    """After a `qa process` batch: put every good call (new or up to date) in the store. A call that cannot be stored
+    becomes a failed outcome with the reason; the rest go on."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from qa import jsonio
+    from qa.audio.decode import AUDIO_EXTENSIONS
+
+    out = []
+    for o in outcomes:
+        if o.status in ("done", "skipped") and o.output:
+            try:
+                doc = jsonio.loads(Path(o.output).read_bytes())
+                src = Path(o.source)
+                audio = str(src.resolve()) if src.suffix.lower() in AUDIO_EXTENSIONS and src.is_file() else None
+                with store.session() as s:
+                    import_document(s, doc, audio)
+            except (OSError, ValueError, SQLAlchemyError) as exc:
+                o = replace(
+                    o, status="failed", message=f"{o.source}: not stored in the database ({type(exc).__name__})"
+                )
+        out.append(o)
+    return out

@@ -1,0 +1,235 @@
+"""The results store: SQLAlchemy 2 tables. Migrations in ``qa/store/migrations`` are the source of truth for the
+schema; a test checks that these models and the migrations agree.
+
+Times are UTC. JSON columns hold the parts people read whole (an evaluation's items, a stage's output); what people
+filter and sort on (agent, team, date, request type, score, pass/fail, sentiment, emergency, needs review) is a column
+with an index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # the centre's agent id (manifest agent_id)
+    name: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(ForeignKey("teams.name"), index=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # admin | reviewer | supervisor | hr | agent
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    team: Mapped[str | None] = mapped_column(ForeignKey("teams.name"))  # a supervisor's team, when set
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the API key; the key is never stored
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # call_id: first 16 hex of the audio sha256
+    audio_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    audio_path: Mapped[str | None] = mapped_column(Text)  # where the API can stream the recording from
+    duration_s: Mapped[float] = mapped_column(Float)
+    channel_layout: Mapped[str] = mapped_column(String(20))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    team: Mapped[str | None] = mapped_column(ForeignKey("teams.name"))
+    queue: Mapped[str | None] = mapped_column(String(100))
+    direction: Mapped[str | None] = mapped_column(String(20))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    request_type: Mapped[str | None] = mapped_column(String(100))
+    request_type_confidence: Mapped[float | None] = mapped_column(Float)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    caller_sentiment_start: Mapped[float | None] = mapped_column(Float)
+    caller_sentiment_end: Mapped[float | None] = mapped_column(Float)
+    caller_sentiment_change: Mapped[float | None] = mapped_column(Float)
+    caller_negative: Mapped[bool | None] = mapped_column(Boolean)
+    # The current evaluation, denormalised for filtering: final values (automatic answers with reviewer overrides).
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    percent: Mapped[float | None] = mapped_column(Float)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # lower-cased transcript for full-text search
+    config_hash: Mapped[str] = mapped_column(String(32))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)  # the call JSON as written by `qa process`
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    turns: Mapped[list[TurnRow]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="TurnRow.idx"
+    )
+
+    __table_args__ = (
+        Index("ix_calls_agent_started", "agent_id", "started_at"),
+        Index("ix_calls_team_started", "team", "started_at"),
+        Index("ix_calls_started", "started_at"),
+        Index("ix_calls_request_type", "request_type"),
+        Index("ix_calls_percent", "percent"),
+        Index("ix_calls_needs_review", "needs_review"),
+    )
+
+
+class TurnRow(Base):
+    __tablename__ = "turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(20))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    redacted_text: Mapped[str] = mapped_column(Text)
+    call: Mapped[Call] = relationship(back_populates="turns")
+    __table_args__ = (UniqueConstraint("call_id", "idx"),)
+
+
+class Analysis(Base):
+    """One stage's output for a call, with the stage's name and version (what produced it)."""
+
+    __tablename__ = "analyses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(50))
+    version: Mapped[str] = mapped_column(String(50))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __table_args__ = (UniqueConstraint("call_id", "stage"),)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    scorecard_id: Mapped[str] = mapped_column(String(100))
+    scorecard_version: Mapped[str] = mapped_column(String(50))
+    scorecard_hash: Mapped[str] = mapped_column(String(64))
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    auto_score: Mapped[float] = mapped_column(Float)
+    auto_percent: Mapped[float | None] = mapped_column(Float)
+    auto_passed: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the automatic evaluation as in the call JSON
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("call_id", "scorecard_hash"),)
+
+
+class Review(Base):
+    """A reviewer's answer for one item: the automatic answer stays in the evaluation; the final score uses this."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(100))
+    answer: Mapped[str] = mapped_column(String(10))  # yes | no | na
+    comment: Mapped[str] = mapped_column(Text, default="")
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CalibrationSession(Base):
+    __tablename__ = "calibration_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CalibrationAnswer(Base):
+    __tablename__ = "calibration_answers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[str] = mapped_column(String(100))
+    answer: Mapped[str] = mapped_column(String(10))
+    __table_args__ = (UniqueConstraint("session_id", "reviewer_id", "item_id"),)
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(100))
+    agent_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | accepted | rejected
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class CoachingNote(Base):
+    __tablename__ = "coaching_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text)
+    call_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    item_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | in_progress | done
+    follow_up_due: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Job(Base):
+    """A unit of work in the durable queue: one recording (or transcript) to process."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    config_hash: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    not_before: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)  # retry backoff
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    error_kind: Mapped[str | None] = mapped_column(String(50))
+    error: Mapped[str | None] = mapped_column(Text)
+    call_id: Mapped[str | None] = mapped_column(String(32))
+    enqueued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        UniqueConstraint("input_sha256", "config_hash"),
+        Index("ix_jobs_status_not_before", "status", "not_before"),
+    )
