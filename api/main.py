@@ -18,6 +18,7 @@ from qa import __version__
 from qa.store.db import Store
 
 log = logging.getLogger("qa.api")
+ROUTERS = (calls.router, reviews.router, coaching.router, reports.router, users.router)
 
 
 @dataclass
@@ -55,7 +56,7 @@ def create_app(store: Store, settings: Settings | None = None, pipeline=None) ->
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.config_hash = lambda meta: _config_hash(app, meta)
-    for r in (calls.router, reviews.router, coaching.router, reports.router, users.router):
+    for r in ROUTERS:
         app.include_router(r)
 
     @app.exception_handler(HTTPException)
