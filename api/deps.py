@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
@@ -15,6 +16,10 @@ from api.permissions import PERMISSIONS, PII_ROLES
 from qa.store.db import Store
 from qa.store.models import Call
 from qa.store.users import authenticate
+
+RowId = Annotated[int, FastAPIPath(ge=1, le=2**31 - 1, description="Row id.")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `qa user add NAME --role ROLE`.")
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
-from api.deps import Principal, SessionDep, StoreDep, require, scope_calls, visible_call
+from api.deps import Limit, Offset, Principal, RowId, SessionDep, StoreDep, require, scope_calls, visible_call
 from api.permissions import PERMISSIONS
 from api.schemas import CallDetail, CallSummary, JobOut, Page, UploadOut
 from qa.audio.decode import AUDIO_EXTENSIONS
@@ -112,7 +112,7 @@ def _probe(path: Path) -> None:
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status (and its call id when done)")
-def get_job(job_id: int, store: StoreDep, user: Annotated[Principal, Depends(require("jobs:read"))]) -> dict:
+def get_job(job_id: RowId, store: StoreDep, user: Annotated[Principal, Depends(require("jobs:read"))]) -> dict:
     st = queue.job_status(store, job_id)
     if st is None:
         raise HTTPException(404, f"no job {job_id}")
@@ -140,8 +140,8 @@ def list_calls(
     emergency: bool | None = None,
     needs_review: bool | None = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the transcript.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> dict:
     query = scope_calls(select(Call), user)
     conds = []

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import func, select
 
-from api.deps import Principal, SessionDep, require, scope_calls
+from api.deps import Limit, Offset, Principal, RowId, SessionDep, require, scope_calls
 from api.schemas import CoachingIn, CoachingOut, CoachingPatch, Page
 from qa.store.models import Agent, Call, CoachingNote
 
@@ -63,7 +63,7 @@ def create_note(body: CoachingIn, s: SessionDep, user: Annotated[Principal, Depe
 
 @router.patch("/coaching/{note_id}", response_model=CoachingOut, summary="Update a note's follow-up status")
 def update_note(
-    note_id: int, body: CoachingPatch, s: SessionDep, user: Annotated[Principal, Depends(require("coaching:write"))]
+    note_id: RowId, body: CoachingPatch, s: SessionDep, user: Annotated[Principal, Depends(require("coaching:write"))]
 ):
     n = s.get(CoachingNote, note_id)
     if n is None:
@@ -81,8 +81,8 @@ def list_notes(
     user: Annotated[Principal, Depends(require("coaching:read"))],
     agent_id: str | None = None,
     status: Annotated[str | None, Query(pattern="^(open|in_progress|done)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     q = select(CoachingNote)
     if user.role == "agent":

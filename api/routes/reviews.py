@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import func, select
 
-from api.deps import Principal, SessionDep, require, scope_calls, visible_call
+from api.deps import Limit, Offset, Principal, RowId, SessionDep, require, scope_calls, visible_call
 from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, OverrideIn, Page
 from qa.store.calls import current_evaluation, refresh_call_score
 from qa.store.models import CalibrationAnswer, CalibrationSession, Call, Dispute, EvaluationRow, Review, User, utcnow
@@ -77,7 +77,7 @@ def _session(s, session_id: int) -> CalibrationSession:
 
 @router.put("/calibrations/{session_id}/answers", summary="A reviewer's answers in a calibration session")
 def score_calibration(
-    session_id: int,
+    session_id: RowId,
     body: CalibrationScoresIn,
     s: SessionDep,
     user: Annotated[Principal, Depends(require("calibration:score"))],
@@ -106,7 +106,7 @@ def score_calibration(
 
 @router.get("/calibrations/{session_id}", summary="Agreement between reviewers, and with the automatic answers")
 def calibration_result(
-    session_id: int, s: SessionDep, user: Annotated[Principal, Depends(require("calibration:read"))]
+    session_id: RowId, s: SessionDep, user: Annotated[Principal, Depends(require("calibration:read"))]
 ):
     cs = _session(s, session_id)
     call = visible_call(s, cs.call_id, user)
@@ -164,8 +164,8 @@ def list_disputes(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("disputes:read"))],
     status: Annotated[str | None, Query(pattern="^(open|accepted|rejected)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     q = scope_calls(
         select(Dispute, Call.id)
@@ -186,7 +186,7 @@ def list_disputes(
     summary="Accept or reject a dispute with a reason (accepted: the item goes back to review)",
 )
 def resolve_dispute(
-    dispute_id: int,
+    dispute_id: RowId,
     body: DisputeResolveIn,
     s: SessionDep,
     user: Annotated[Principal, Depends(require("disputes:resolve"))],
