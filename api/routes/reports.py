@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -51,6 +52,11 @@ def get_trends(
     return {"agent_id": agent_id, "team": team, **trends(evaluated_calls(s, q), period)}
 
 
+def _filename(name: str) -> str:
+    """A download name safe in any header and file system: ASCII letters, digits, dot, dash, underscore."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120]
+
+
 def _label(agent_id: str | None, team: str | None) -> str:
     return f"agent {agent_id}" if agent_id else f"team {team}" if team else "all agents"
 
@@ -77,7 +83,7 @@ def export_evaluations(
 ):
     q, agent_id = _calls(user, agent_id, team, start, end)
     header, rows = export_rows(evaluated_calls(s, q))
-    name = f"evaluations-{(agent_id or team or 'all')}-{start or 'all'}-{end or 'now'}".replace("/", "_")
+    name = _filename(f"evaluations-{agent_id or team or 'all'}-{start or 'all'}-{end or 'now'}")
     if fmt == "csv":
         return Response(
             to_csv(header, rows),
@@ -111,7 +117,7 @@ def export_report(
     pdf = to_pdf(
         f"QA evaluation report: {_label(agent_id, team)}", _span(start, end), trends(rows, period), header, table
     )
-    name = f"report-{(agent_id or team or 'all')}".replace("/", "_")
+    name = _filename(f"report-{agent_id or team or 'all'}")
     return Response(
         pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'}
     )

@@ -1,0 +1,98 @@
+"""The flow from a fresh clone, for real: `qa process --db`, `qa import` (idempotent), `qa user add`, then `qa serve`
+as a separate process answering over HTTP on loopback."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import SAMPLES
+from typer.testing import CliRunner
+
+from qa.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+QA = [sys.executable, "-m", "qa.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_process_into_db_user_add_and_serve(tmp_path):
+    db = f"sqlite:///{tmp_path / 'qa.db'}"
+    res = runner.invoke(
+        app,
+        [
+            "process",
+            str(SAMPLES / "pothole_report.flac"),
+            str(SAMPLES / "angry_caller.flac"),
+            "--out",
+            str(tmp_path / "out"),
+            "--db",
+            db,
+            "--model",
+            "tiny.en",
+            "--no-progress",
+            "--manifest",
+            str(SAMPLES / "manifest.csv"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["import", str(tmp_path / "out"), "--db", db])
+    assert res.exit_code == 0 and "0 new, 2 updated, 0 failed" in res.output  # idempotent: nothing doubled
+    res = runner.invoke(app, ["user", "add", "rita", "--role", "reviewer", "--db", db])
+    assert res.exit_code == 0
+    key = res.output.strip().splitlines()[-1]
+    assert key.startswith("cqa_")
+    res = runner.invoke(app, ["user", "add", "rita", "--role", "reviewer", "--db", db])
+    assert res.exit_code == 2 and "already exists" in res.output
+    res = runner.invoke(app, ["user", "add", "x", "--role", "boss", "--db", db])
+    assert res.exit_code == 2 and "not a role" in res.output
+    raw = (tmp_path / "qa.db").read_bytes()
+    assert key.encode() not in raw  # only the hash is stored
+
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [*QA, "serve", "--db", db, "--port", str(port), "--no-worker", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("qa serve did not start: " + proc.stdout.read1().decode(errors="replace"))
+        hdr = {"Authorization": f"Bearer {key}"}
+        calls = httpx.get(f"{base}/calls", headers=hdr).json()
+        assert calls["count"] == 2
+        agents = {c["agent_id"] for c in calls["data"]}
+        assert agents and None not in agents  # from the manifest
+        cid = calls["data"][0]["id"]
+        detail = httpx.get(f"{base}/calls/{cid}", headers=hdr).json()
+        assert detail["turns"] and detail["evaluation"]["items"]
+        audio = httpx.get(f"{base}/calls/{cid}/audio", headers={**hdr, "Range": "bytes=0-9"})
+        assert audio.status_code == 206 and audio.content == b"fLaC" + audio.content[4:] and len(audio.content) == 10
+        assert httpx.get(f"{base}/calls", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert "paths" in json.loads(httpx.get(f"{base}/openapi.json").text)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0].decode(errors="replace")
+    for turn in detail["turns"]:  # no transcript text in the server's log
+        assert len(turn["text"]) < 12 or turn["text"] not in out
