@@ -324,9 +324,10 @@ def _fail(message: str) -> None:
 
 
 def _register() -> None:
-    from qa.cli_store import register
+    from qa import cli_queue, cli_store
 
-    register(app)
+    cli_store.register(app)
+    cli_queue.register(app)
 
 
 _register()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from api.deps import Principal, SessionDep, require, scope_calls
 from qa.exports.reports import to_csv, to_pdf, to_xlsx
 from qa.store.models import Call
-from qa.store.reports import evaluated_calls, export_rows, trends
+from qa.store.reports import evaluated_calls, export_rows, light_calls, trends
 
 router = APIRouter(tags=["reports"])
 Period = Literal["week", "month"]
@@ -49,7 +49,7 @@ def get_trends(
     end: Annotated[dt.date | None, Query(description="Last day (inclusive).")] = None,
 ):
     q, agent_id = _calls(user, agent_id, team, start, end)
-    return {"agent_id": agent_id, "team": team, **trends(evaluated_calls(s, q), period)}
+    return {"agent_id": agent_id, "team": team, **trends(light_calls(s, q), period)}
 
 
 def _filename(name: str) -> str:
@@ -115,7 +115,7 @@ def export_report(
     rows = evaluated_calls(s, q)
     header, table = export_rows(rows)
     pdf = to_pdf(
-        f"QA evaluation report: {_label(agent_id, team)}", _span(start, end), trends(rows, period), header, table
+        f"QA evaluation report: {_label(agent_id, team)}", _span(start, end), trends([r.call for r in rows], period), header, table
     )
     name = _filename(f"report-{agent_id or team or 'all'}")
     return Response(

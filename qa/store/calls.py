@@ -211,7 +211,7 @@ def refresh_call_score(s: Session, call: Call, ev: EvaluationRow | None = None) 
 
     ev = ev or current_evaluation(s, call.id)
     if ev is None:
-        call.score = call.max_score = call.percent = call.passed = None
+        call.score = call.max_score = call.percent = call.passed = call.answers = None
         call.needs_review = False
         return None
     reviews = list(s.scalars(select(Review).where(Review.evaluation_id == ev.id)))
@@ -220,6 +220,7 @@ def refresh_call_score(s: Session, call: Call, ev: EvaluationRow | None = None) 
     call.score, call.max_score, call.percent = final["score"], final["max_score"], final["percent"]
     call.passed = bool(final["passed"])
     call.needs_review = any(it["needs_review"] for it in final["items"])
+    call.answers = {it["id"]: it["answer"] for it in final["items"]}
     return final
 
 

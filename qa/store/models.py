@@ -85,6 +85,7 @@ class Call(Base):
     percent: Mapped[float | None] = mapped_column(Float)
     passed: Mapped[bool | None] = mapped_column(Boolean)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # item id -> final answer (for trends)
     search_text: Mapped[str] = mapped_column(Text, default="")  # lower-cased transcript for full-text search
     config_hash: Mapped[str] = mapped_column(String(32))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)  # the call JSON as written by `qa process`

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from qa.store.calls import final_evaluation
 from qa.store.models import Call, Dispute, EvaluationRow, Review
+
+LIGHT = (defer(Call.document), defer(Call.search_text))  # the big columns a list or an aggregate never reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +25,13 @@ class EvaluatedCall:
     final: dict[str, Any]
 
 
+def light_calls(s: Session, calls_q: Select, limit: int = 20000) -> list[Call]:
+    return list(s.scalars(calls_q.options(*LIGHT).limit(limit)))
+
+
 def evaluated_calls(s: Session, calls_q: Select, limit: int = 20000) -> list[EvaluatedCall]:
     """Calls of the (already scoped and filtered) query with their final evaluations, in three queries."""
-    calls = list(s.scalars(calls_q.limit(limit)))
+    calls = list(s.scalars(calls_q.options(*LIGHT).limit(limit)))
     if not calls:
         return []
     ids = [c.id for c in calls]
@@ -56,48 +62,48 @@ def period_key(t: dt.datetime, period: str) -> str:
     return f"{t.year}-{t.month:02d}"
 
 
-def trends(rows: Sequence[EvaluatedCall], period: str = "week", examples: int = 3) -> dict[str, Any]:
-    buckets: dict[str, list[EvaluatedCall]] = defaultdict(list)
-    for r in rows:
-        buckets[period_key(r.call.started_at or r.call.created_at, period)].append(r)
-    out = []
-    for key in sorted(buckets):
-        group = buckets[key]
-        out.append({"period": key, **_aggregate(group)})
-    overall = _aggregate(rows) if rows else None
-    ranked = sorted((r for r in rows if r.final.get("percent") is not None), key=lambda r: r.final["percent"])
+def trends(calls: Sequence[Call], period: str = "week", examples: int = 3) -> dict[str, Any]:
+    """Per period: calls, average score, pass rate, caller sentiment change, per-item pass rates and the worst items;
+    plus the lowest- and highest-scoring example calls. Reads only the calls' denormalised columns (final answers
+    with overrides), never the evaluation documents: an agent's quarter is a few hundred rows."""
+    buckets: dict[str, list[Call]] = defaultdict(list)
+    for c in calls:
+        buckets[period_key(c.started_at or c.created_at, period)].append(c)
+    out = [{"period": key, **_aggregate(buckets[key])} for key in sorted(buckets)]
+    overall = _aggregate(calls) if calls else None
+    ranked = sorted((c for c in calls if c.percent is not None), key=lambda c: c.percent)
     return {
         "period": period,
         "buckets": out,
         "overall": overall,
         "worst_items": (overall or {}).get("worst_items", []),
         "examples": {
-            "lowest": [_example(r) for r in ranked[:examples]],
-            "highest": [_example(r) for r in reversed(ranked[-examples:])],
+            "lowest": [_example(c) for c in ranked[:examples]],
+            "highest": [_example(c) for c in reversed(ranked[-examples:])],
         },
     }
 
 
-def _example(r: EvaluatedCall) -> dict[str, Any]:
-    return {"call_id": r.call.id, "percent": r.final.get("percent"), "started_at": r.call.started_at}
+def _example(c: Call) -> dict[str, Any]:
+    return {"call_id": c.id, "percent": c.percent, "started_at": c.started_at}
 
 
-def _aggregate(rows: Sequence[EvaluatedCall]) -> dict[str, Any]:
-    percents = [r.final["percent"] for r in rows if r.final.get("percent") is not None]
-    changes = [r.call.caller_sentiment_change for r in rows if r.call.caller_sentiment_change is not None]
+def _aggregate(calls: Sequence[Call]) -> dict[str, Any]:
+    percents = [c.percent for c in calls if c.percent is not None]
+    changes = [c.caller_sentiment_change for c in calls if c.caller_sentiment_change is not None]
     yes: Counter[str] = Counter()
     answered: Counter[str] = Counter()
-    for r in rows:
-        for it in r.final["items"]:
-            if it["answer"] in ("yes", "no"):
-                answered[it["id"]] += 1
-                yes[it["id"]] += it["answer"] == "yes"
+    for c in calls:
+        for item, answer in (c.answers or {}).items():
+            if answer in ("yes", "no"):
+                answered[item] += 1
+                yes[item] += answer == "yes"
     item_rates = {k: round(yes[k] / n, 4) for k, n in sorted(answered.items())}
     worst = sorted(item_rates.items(), key=lambda kv: (kv[1], kv[0]))[:5]
     return {
-        "calls": len(rows),
+        "calls": len(calls),
         "average_percent": round(sum(percents) / len(percents), 2) if percents else None,
-        "pass_rate": round(sum(bool(r.final.get("passed")) for r in rows) / len(rows), 4) if rows else None,
+        "pass_rate": round(sum(bool(c.passed) for c in calls) / len(calls), 4) if calls else None,
         "caller_sentiment_change": round(sum(changes) / len(changes), 4) if changes else None,
         "item_pass_rates": item_rates,
         "worst_items": [{"item": k, "pass_rate": v, "answered": answered[k]} for k, v in worst],

@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
-Create Date: 2026-11-23 01:20:39.550441
+Revises: (none)
+Create Date: 2026-11-23 01:45:34.224493
 """
 
 import sqlalchemy as sa
@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("percent", sa.Float(), nullable=True),
         sa.Column("passed", sa.Boolean(), nullable=True),
         sa.Column("needs_review", sa.Boolean(), nullable=False),
+        sa.Column("answers", sa.JSON(), nullable=True),
         sa.Column("search_text", sa.Text(), nullable=False),
         sa.Column("config_hash", sa.String(length=32), nullable=False),
         sa.Column("document", sa.JSON(), nullable=False),
