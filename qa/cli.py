@@ -76,6 +76,9 @@ def process(
         Path | None, typer.Option(help="QA scorecard YAML to evaluate each call against. [default: 311-standard]")
     ] = None,
     score: Annotated[bool, typer.Option(help="Evaluate calls against the scorecard.")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (each loads the models once; cores are shared).")
+    ] = 1,
     transcripts: Annotated[
         bool,
         typer.Option(
@@ -138,13 +141,20 @@ def process(
             from qa.store import open_store
 
             store = open_store(db)
-        pipeline = Pipeline(cfg)
-        pipeline.load(audio=not all(is_transcript(j.path) for j in jobs))
+        audio = not all(is_transcript(j.path) for j in jobs)
+        if workers == 1:
+            pipeline = Pipeline(cfg)
+            pipeline.load(audio=audio)
     except QAError as exc:
         _fail(str(exc))
-    outcomes = run_batch(
-        pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact, scorecard=card
-    )
+    if workers > 1:
+        from qa.runner.local import run_parallel
+
+        outcomes = run_parallel(cfg, jobs, out, workers, tuple(formats), force, progress, None, redact, card, audio)
+    else:
+        outcomes = run_batch(
+            pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact, scorecard=card
+        )
     if store is not None:
         from qa.store.calls import store_outcomes
 

@@ -1,0 +1,82 @@
+"""``qa process --workers N``: the batch spread over N processes on this machine, each loading its models once.
+
+Processes, not threads: CTranslate2 releases the GIL, but diarization, language and scoring are Python. Each worker
+gets an equal share of the cores for ASR (unless ``asr.cpu_threads`` says otherwise), so N workers never
+oversubscribe the machine. Outcomes come back as calls finish; the output files are the same as with one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+from qa.config import PipelineConfig
+from qa.runner.batch import Job, Outcome, run_one
+
+_PIPELINE = None
+
+
+def threads_per_worker(cfg: PipelineConfig, workers: int) -> int:
+    if cfg.asr.cpu_threads:
+        return cfg.asr.cpu_threads
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _init(cfg: PipelineConfig, threads: int, audio: bool) -> None:
+    global _PIPELINE
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    from qa.pipeline import Pipeline
+
+    _PIPELINE = Pipeline(cfg.with_overrides({"asr.cpu_threads": threads}))
+    _PIPELINE.load(audio=audio)
+
+
+def _one(job: Job, out_dir: Path, formats: Sequence[str], force: bool, redact: bool, card) -> Outcome:
+    return run_one(_PIPELINE, job, out_dir, formats, force, redact, card)
+
+
+def run_parallel(
+    cfg: PipelineConfig,
+    jobs: Sequence[Job],
+    out_dir: Path,
+    workers: int,
+    formats: Sequence[str] = ("json",),
+    force: bool = False,
+    progress: bool = True,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    redact: bool = True,
+    scorecard: tuple | None = None,
+    audio: bool = True,
+) -> list[Outcome]:
+    from tqdm import tqdm
+
+    threads = threads_per_worker(cfg, workers)
+    outcomes: list[Outcome] = []
+    ctx = get_context("spawn")  # a clean interpreter per worker: no forked model or thread state
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(cfg, threads, audio)) as pool:
+        futures = [pool.submit(_one, j, out_dir, tuple(formats), force, redact, scorecard) for j in jobs]
+        bar = tqdm(
+            total=len(futures),
+            desc=f"calls ({workers} workers)",
+            unit="call",
+            disable=None if progress else True,
+            dynamic_ncols=True,
+        )
+        for fut in as_completed(futures):
+            o = fut.result()
+            outcomes.append(o)
+            bar.update(1)
+            if on_outcome:
+                on_outcome(o)
+        bar.close()
+    order = {str(j.path): i for i, j in enumerate(jobs)}
+    return sorted(outcomes, key=lambda o: order.get(o.source, 0))
