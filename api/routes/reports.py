@@ -115,7 +115,11 @@ def export_report(
     rows = evaluated_calls(s, q)
     header, table = export_rows(rows)
     pdf = to_pdf(
-        f"QA evaluation report: {_label(agent_id, team)}", _span(start, end), trends([r.call for r in rows], period), header, table
+        f"QA evaluation report: {_label(agent_id, team)}",
+        _span(start, end),
+        trends([r.call for r in rows], period),
+        header,
+        table,
     )
     name = _filename(f"report-{agent_id or team or 'all'}")
     return Response(
