@@ -27,20 +27,28 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/qa process samples/ --out demo-results --manifest samples/manifest.csv --model $(DEMO_MODEL) \
-		--format json,vtt,srt,rttm
+		--format json,vtt,srt,rttm --db sqlite:///demo-results/qa.db
 	@echo
 	$(BIN)/qa summary demo-results
+	@echo
+	@echo "The calls are also in demo-results/qa.db. To browse them over the API:"
+	@echo "  $(BIN)/qa user add me --role admin --db sqlite:///demo-results/qa.db    # prints a key"
+	@echo "  $(BIN)/qa serve --db sqlite:///demo-results/qa.db                       # then open http://127.0.0.1:8000/docs"
 
 test: setup
-	$(BIN)/ruff check qa tests bench samples
+	$(BIN)/ruff check qa api tests bench samples
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check qa tests bench samples
+	$(BIN)/ruff check qa api tests bench samples
 
 bench: setup
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/diarization.py
+	$(BIN)/python bench/language.py
+	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/throughput.py
 
 clean:
 	rm -rf $(VENV) demo-results .pytest_cache

@@ -77,8 +77,15 @@ def process(
     ] = None,
     score: Annotated[bool, typer.Option(help="Evaluate calls against the scorecard.")] = True,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Worker processes (each loads the models once; cores are shared).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes, each loading the models once. [default: one per core, one ASR thread each "
+            "(measured fastest); with --threads T: cores / T]",
+            show_default=False,
+        ),
+    ] = None,
     transcripts: Annotated[
         bool,
         typer.Option(
@@ -142,6 +149,10 @@ def process(
 
             store = open_store(db)
         audio = not all(is_transcript(j.path) for j in jobs)
+        if workers is None:
+            from qa.runner.local import auto_workers
+
+            workers, cfg = auto_workers(cfg, sum(not is_transcript(j.path) for j in jobs))
         if workers == 1:
             pipeline = Pipeline(cfg)
             pipeline.load(audio=audio)
@@ -150,7 +161,10 @@ def process(
     if workers > 1:
         from qa.runner.local import run_parallel
 
-        outcomes = run_parallel(cfg, jobs, out, workers, tuple(formats), force, progress, None, redact, card, audio)
+        try:
+            outcomes = run_parallel(cfg, jobs, out, workers, tuple(formats), force, progress, None, redact, card, audio)
+        except QAError as exc:
+            _fail(str(exc))
     else:
         outcomes = run_batch(
             pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact, scorecard=card

@@ -45,6 +45,14 @@ class AsrConfig(_Strict):
     cpu_threads: int = Field(0, ge=0, description="0 = all cores.")
     language: str | None = Field("en", description="None = detect per channel.")
     local_files_only: bool = Field(False, description="Never try to download a model.")
+    batch_size: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="0: decode a channel's speech in order, each window conditioned on the previous text. N > 0: "
+        "faster-whisper's BatchedInferencePipeline, N windows of the checked speech regions at a time (no "
+        "conditioning); see bench/throughput.py and README before changing it.",
+    )
     vad: VadConfig = VadConfig()
 
     def threads(self) -> int:

@@ -199,3 +199,21 @@ def test_process_scores_calls_and_a_changed_scorecard_only_rescores(tmp_path):
     assert "0 processed, 1 up to date" in res.output  # no model ran again...
     ev2 = json.loads((out / "streetlight_out.json").read_text())["evaluation"]
     assert ev2["scorecard"]["version"] == "1.1" and ev2["scorecard"]["hash"] != ev["scorecard"]["hash"]  # ...re-scored
+
+
+@pytest.mark.slow
+def test_two_worker_processes_give_the_same_results(tmp_path):
+    srcs = [str(SAMPLES / "missed_trash.flac"), str(SAMPLES / "noise_complaint_mono.flac")]
+    common = ["--model", "tiny.en", "--no-progress", "--manifest", str(SAMPLES / "manifest.csv")]
+    one = runner.invoke(app, ["process", *srcs, "--out", str(tmp_path / "one"), "--workers", "1", *common])
+    two = runner.invoke(app, ["process", *srcs, "--out", str(tmp_path / "two"), "--workers", "2", *common])
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    assert "2 processed, 0 up to date, 0 failed" in two.output
+    for name in ("missed_trash.json", "noise_complaint_mono.json"):
+        a = json.loads((tmp_path / "one" / name).read_text())
+        b = json.loads((tmp_path / "two" / name).read_text())
+        assert a["config_hash"] == b["config_hash"]  # thread count is not part of a result's identity
+        assert [t["text"] for t in a["turns"]] == [t["text"] for t in b["turns"]]
+        assert a["evaluation"]["items"] == b["evaluation"]["items"]
+    again = runner.invoke(app, ["process", *srcs, "--out", str(tmp_path / "two"), *common])  # default: auto workers
+    assert "0 processed, 2 up to date" in again.output

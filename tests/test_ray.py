@@ -25,8 +25,9 @@ def test_ray_refuses_sqlite(tmp_path):
 def _fresh(url):
     store = open_store(url)
     with store.engine.begin() as c:
-        c.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-                          + " RESTART IDENTITY CASCADE")
+        c.exec_driver_sql(
+            "TRUNCATE " + ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables) + " RESTART IDENTITY CASCADE"
+        )
     for name in CALLS:
         queue.enqueue(store, SAMPLES / name, file_sha256(SAMPLES / name), "cfg", {"channels": "agent-left"})
     return store

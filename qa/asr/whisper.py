@@ -22,6 +22,7 @@ from qa.metrics import intervals as iv
 from qa.types import ChannelTranscript, Interval, ModelInfo, VadReport, Word
 
 log = logging.getLogger("qa.asr")
+MAX_WINDOW_S = 29.5  # Whisper's window is 30 s
 RATE = 16000
 
 
@@ -91,6 +92,23 @@ class WhisperTranscriber:
         report = VadReport(method, iv.total(regions), energy_s, cov, first_cov)
         return regions, trusted, report
 
+    def _batched(self, model, joined: np.ndarray):
+        """BatchedInferencePipeline over the speech regions joined back to back (as in sequential decoding), cut into
+        consecutive windows of at most 30 s: dense windows, N decoded at a time, none conditioned on another."""
+        from faster_whisper import BatchedInferencePipeline
+
+        total = len(joined) / RATE
+        starts = np.arange(0.0, total, MAX_WINDOW_S)
+        clips = [{"start": float(s), "end": float(min(s + MAX_WINDOW_S, total))} for s in starts]
+        return BatchedInferencePipeline(model).transcribe(
+            joined,
+            language=self.config.language,
+            beam_size=self.config.beam_size,
+            word_timestamps=True,
+            clip_timestamps=clips,
+            batch_size=self.config.batch_size,
+        )
+
     def transcribe(self, x: np.ndarray, channel: int, energy: np.ndarray) -> ChannelTranscript:
         from faster_whisper.vad import SpeechTimestampsMap, collect_chunks
 
@@ -99,17 +117,20 @@ class WhisperTranscriber:
         if len(regions) == 0:
             return ChannelTranscript(channel, (), self.config.language or "", report, 0.0, 0, _as_tuple(trusted))
         chunks = [{"start": int(s * RATE), "end": min(int(e * RATE), len(x))} for s, e in regions]
-        pieces, _ = collect_chunks(x, chunks)
-        joined = np.concatenate(pieces).astype(np.float32, copy=False)
         try:
-            segments, info = model.transcribe(
-                joined,
-                language=self.config.language,
-                beam_size=self.config.beam_size,
-                word_timestamps=True,
-                vad_filter=False,
-                condition_on_previous_text=True,
-            )
+            pieces, _ = collect_chunks(x, chunks)
+            joined = np.concatenate(pieces).astype(np.float32, copy=False)
+            if self.config.batch_size:
+                segments, info = self._batched(model, joined)
+            else:
+                segments, info = model.transcribe(
+                    joined,
+                    language=self.config.language,
+                    beam_size=self.config.beam_size,
+                    word_timestamps=True,
+                    vad_filter=False,
+                    condition_on_previous_text=True,
+                )
             ts_map = SpeechTimestampsMap(chunks, RATE)
             words: list[Word] = []
             rejected = 0
@@ -118,14 +139,8 @@ class WhisperTranscriber:
                 for w in seg.words or ():
                     # Resolve start and end through the same chunk, as faster-whisper does.
                     idx = ts_map.get_chunk_index((w.start + w.end) / 2)
-                    seg_words.append(
-                        Word(
-                            start=ts_map.get_original_time(w.start, idx),
-                            end=ts_map.get_original_time(w.end, idx),
-                            word=w.word.strip(),
-                            probability=float(w.probability),
-                        )
-                    )
+                    start, end = ts_map.get_original_time(w.start, idx), ts_map.get_original_time(w.end, idx)
+                    seg_words.append(Word(start=start, end=end, word=w.word.strip(), probability=float(w.probability)))
                 if seg_words and not _plausible(seg, seg_words, trusted):
                     rejected += 1
                     continue

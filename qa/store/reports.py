@@ -25,8 +25,15 @@ class EvaluatedCall:
     final: dict[str, Any]
 
 
-TREND_COLUMNS = (Call.id, Call.started_at, Call.created_at, Call.percent, Call.passed, Call.caller_sentiment_change,
-                 Call.answers)
+TREND_COLUMNS = (
+    Call.id,
+    Call.started_at,
+    Call.created_at,
+    Call.percent,
+    Call.passed,
+    Call.caller_sentiment_change,
+    Call.answers,
+)
 
 
 def light_calls(s: Session, calls_q: Select, limit: int = 20000) -> list:
