@@ -147,6 +147,7 @@ def process(
         if db:
             from qa.store import open_store
 
+            out.mkdir(parents=True, exist_ok=True)  # the database may live in the results folder
             store = open_store(db)
         audio = not all(is_transcript(j.path) for j in jobs)
         if workers is None:
