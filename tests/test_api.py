@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shutil
+import time
 
 import pytest
 from conftest import SAMPLES
@@ -372,3 +373,22 @@ def test_errors_are_json_without_traces(api):
     r = client.post("/users", json={"name": "u-admin", "role": "hr"}, headers=h(keys["admin"]))
     assert r.status_code == 409 and "already exists" in r.json()["detail"]
     assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
+
+
+def test_serve_background_worker_processes_uploads(store, tmp_path, tiny_pipeline):
+    """`qa serve` runs a worker thread beside the API: an upload becomes a stored, scored call without anything else
+    running."""
+    key = add_user(store, "up", "reviewer")
+    app = create_app(store, Settings(data_dir=tmp_path / "data", worker=True), pipeline=tiny_pipeline)
+    with TestClient(app) as client:  # the context runs the app's lifespan: the worker thread starts and stops
+        audio = (SAMPLES / "missed_trash.flac").read_bytes()
+        job = client.post("/calls", files={"file": ("t.flac", audio)}, data={"agent_id": "A9"}, headers=h(key))
+        assert job.status_code == 202, job.text
+        for _ in range(600):
+            st = client.get(f"/jobs/{job.json()['job_id']}", headers=h(key)).json()
+            if st["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert st["status"] == "done", st
+        call = client.get(f"/calls/{st['call_id']}", headers=h(key)).json()
+        assert call["agent_id"] == "A9" and call["request_type"] == "missed_trash_collection" and call["evaluation"]

@@ -66,42 +66,7 @@ def to_pdf(
 
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": title, "Creator": "callqa"}) as pdf:
-        fig = plt.figure(figsize=(8.27, 11.69))  # A4 portrait
-        fig.text(0.08, 0.95, title, fontsize=16, weight="bold")
-        fig.text(0.08, 0.925, subtitle, fontsize=9, color="#555")
-        overall = trend.get("overall") or {}
-        summary = (
-            f"calls: {overall.get('calls', 0)}   average score: {_pct(overall.get('average_percent'))}   "
-            f"pass rate: {_pct(100 * overall['pass_rate'] if overall.get('pass_rate') is not None else None)}"
-        )
-        fig.text(0.08, 0.9, summary, fontsize=10)
-        ax = fig.add_axes((0.1, 0.55, 0.82, 0.3))
-        buckets = trend.get("buckets") or []
-        xs = [b["period"] for b in buckets]
-        if xs:
-            ax.plot(xs, [b["average_percent"] for b in buckets], marker="o", label="average score %")
-            ax.plot(xs, [100 * (b["pass_rate"] or 0) for b in buckets], marker="s", label="pass rate %")
-            ax.set_ylim(0, 105)
-            ax.legend(loc="lower left")
-            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-        else:
-            ax.text(0.5, 0.5, "no evaluated calls in this period", ha="center", va="center")
-        ax.set_title(f"Trend per {trend.get('period', 'week')}")
-        ax.grid(alpha=0.3)
-        ax2 = fig.add_axes((0.3, 0.12, 0.62, 0.32))
-        worst = trend.get("worst_items") or []
-        if worst:
-            ax2.barh([w["item"] for w in worst][::-1], [100 * w["pass_rate"] for w in worst][::-1], color="#c0504d")
-            ax2.set_xlim(0, 100)
-        ax2.set_title("Items passed least often (% of calls where answered)")
-        ax2.grid(alpha=0.3, axis="x")
-        fig.text(
-            0.08,
-            0.04,
-            f"generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by callqa; no transcript text or personal data",
-            fontsize=7,
-            color="#777",
-        )
+        fig = trend_figure(title, subtitle, trend)
         pdf.savefig(fig)
         plt.close(fig)
         cols = [
@@ -129,6 +94,52 @@ def to_pdf(
             pdf.savefig(fig)
             plt.close(fig)
     return buf.getvalue()
+
+
+def trend_figure(title: str, subtitle: str, trend: dict[str, Any]):
+    """The report's first page as a matplotlib figure (A4): summary line, score and pass-rate trend, worst items."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(8.27, 11.69))  # A4 portrait
+    fig.text(0.08, 0.95, title, fontsize=16, weight="bold")
+    fig.text(0.08, 0.925, subtitle, fontsize=9, color="#555")
+    overall = trend.get("overall") or {}
+    summary = (
+        f"calls: {overall.get('calls', 0)}   average score: {_pct(overall.get('average_percent'))}   "
+        f"pass rate: {_pct(100 * overall['pass_rate'] if overall.get('pass_rate') is not None else None)}"
+    )
+    fig.text(0.08, 0.9, summary, fontsize=10)
+    ax = fig.add_axes((0.1, 0.55, 0.82, 0.3))
+    buckets = trend.get("buckets") or []
+    xs = [b["period"] for b in buckets]
+    if xs:
+        ax.plot(xs, [b["average_percent"] for b in buckets], marker="o", label="average score %")
+        ax.plot(xs, [100 * (b["pass_rate"] or 0) for b in buckets], marker="s", label="pass rate %")
+        ax.set_ylim(0, 105)
+        ax.legend(loc="lower left")
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    else:
+        ax.text(0.5, 0.5, "no evaluated calls in this period", ha="center", va="center")
+    ax.set_title(f"Trend per {trend.get('period', 'week')}")
+    ax.grid(alpha=0.3)
+    ax2 = fig.add_axes((0.3, 0.12, 0.62, 0.32))
+    worst = trend.get("worst_items") or []
+    if worst:
+        ax2.barh([w["item"] for w in worst][::-1], [100 * w["pass_rate"] for w in worst][::-1], color="#c0504d")
+        ax2.set_xlim(0, 100)
+    ax2.set_title("Items passed least often (% of calls where answered)")
+    ax2.grid(alpha=0.3, axis="x")
+    fig.text(
+        0.08,
+        0.04,
+        f"generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by callqa; no transcript text or personal data",
+        fontsize=7,
+        color="#777",
+    )
+    return fig
 
 
 def _pct(v: float | None) -> str:
