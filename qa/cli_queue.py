@@ -119,6 +119,10 @@ def worker(
     ] = 600.0,
     runner: Annotated[str, typer.Option(help="local (processes on this machine) or ray (a Ray cluster).")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address (with --runner ray), e.g. auto.")] = None,
+    ray_gpus: Annotated[
+        float,
+        typer.Option(min=0, help="GPUs per Ray actor (with --runner ray; use with a CUDA config: asr.device cuda)."),
+    ] = 0.0,
     log_format: Annotated[str, typer.Option(help="text or json (one object per line, no transcript text).")] = "text",
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v: info logs.")] = 0,
 ) -> None:
@@ -133,7 +137,9 @@ def worker(
         from qa.runner.ray_runner import run_on_ray
 
         try:
-            stats = run_on_ray(store, db, workers, model, threads, until_empty, scorecard, lease, address)
+            stats = run_on_ray(
+                store, db, workers, model, threads, until_empty, scorecard, lease, address, num_gpus=ray_gpus
+            )
         except QAError as exc:
             _fail(str(exc))
         typer.echo(f"ray: {stats['done']} done, {stats['failed']} failed, {stats['retried']} retried")

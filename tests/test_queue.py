@@ -206,3 +206,31 @@ def test_database_outage_pauses_the_worker(pg_url, tmp_path, tiny_pipeline):
     _assert_exactly_once(url, 4)
     store.engine.dispose()
     proxy.down()
+
+
+def test_disk_full_on_output_is_a_clear_retried_failure(store, tmp_path, monkeypatch):
+    """A worker that cannot write its JSON (disk full) records why and retries later; nothing is stored meanwhile."""
+    import errno
+    import tempfile as tf
+
+    from qa.runner.worker import process_job
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    transcript = tmp_path / "c.vtt"
+    transcript.write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n<v Agent>Thank you for calling 311\n\n"
+        "00:00:03.000 --> 00:00:06.000\n<v Caller>there is a pothole on Main Street\n"
+    )
+    queue.enqueue(store, transcript, "d" * 64, "cfg")
+    job = queue.claim(store, "w")
+    from qa.pipeline import Pipeline
+
+    monkeypatch.setattr(tf, "mkstemp", full)
+    status = process_job(Pipeline(), store, job, None, out_dir=tmp_path / "out")
+    assert status == "queued"  # transient: tried again later
+    with store.session() as s:
+        j = s.get(Job, job.id)
+        assert j.error_kind == "output" and "No space left on device" in j.error and str(tmp_path / "out") in j.error
+        assert s.scalar(select(func.count()).select_from(Call)) == 0
