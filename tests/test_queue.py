@@ -196,9 +196,24 @@ def test_database_outage_pauses_the_worker(pg_url, tmp_path, tiny_pipeline):
     deadline = time.time() + 120
     while queue.counts(store)["done"] < 1 and time.time() < deadline:
         time.sleep(0.05)
-    proxy.down()  # the database goes away for 4 s while the worker is busy
-    time.sleep(4)
-    proxy.up()
+    import logging
+
+    paused = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record):
+            if "database unreachable" in record.getMessage():
+                paused.set()
+
+    watch = Watch()
+    logging.getLogger("qa.worker").addHandler(watch)
+    try:
+        proxy.down()  # the database goes away while the worker is busy, and stays away until the worker notices
+        assert paused.wait(120), "the worker never noticed the outage"
+        time.sleep(2)
+        proxy.up()
+    finally:
+        logging.getLogger("qa.worker").removeHandler(watch)
     t.join(timeout=240)
     assert not t.is_alive()
     stats = result["stats"]
