@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from api.permissions import PERMISSIONS, PII_ROLES
@@ -88,8 +88,6 @@ def scope_calls(q: Select, user: Principal) -> Select:
 
 def visible_call(s: Session, call_id: str, user: Principal) -> Call:
     """The call, or 404 when it does not exist or this user may not see it (no hint that it exists)."""
-    from sqlalchemy import select
-
     call = s.scalar(scope_calls(select(Call).where(Call.id == call_id), user))
     if call is None:
         raise HTTPException(404, f"no call {call_id!r}")

@@ -96,3 +96,26 @@ def test_process_into_db_user_add_and_serve(tmp_path):
         out = proc.communicate(timeout=20)[0].decode(errors="replace")
     for turn in detail["turns"]:  # no transcript text in the server's log
         assert len(turn["text"]) < 12 or turn["text"] not in out
+
+
+def test_store_and_queue_commands_reject_bad_input(tmp_path):
+    db = f"sqlite:///{tmp_path / 'qa.db'}"
+    (tmp_path / "other.json").write_text('{"name": "not a call"}')
+    (tmp_path / "broken.json").write_text("{oops")
+    res = runner.invoke(app, ["import", str(tmp_path / "other.json"), str(tmp_path / "broken.json"), "--db", db])
+    assert res.exit_code == 1 and "0 new, 0 updated, 2 failed" in res.output
+    assert "other.json: not a call document" in res.output and "broken.json: not a call document" in res.output
+    res = runner.invoke(app, ["import", str(tmp_path / "nowhere"), "--db", db])
+    assert res.exit_code == 2 and "nowhere: no such file or folder" in res.output
+    res = runner.invoke(app, ["import", str(tmp_path), "--db", "mysql://root@localhost/x"])
+    assert res.exit_code == 2 and "unsupported database" in res.output
+    res = runner.invoke(app, ["user", "add", "a", "--role", "agent", "--db", db])
+    assert res.exit_code == 2 and "--agent-id" in res.output
+    res = runner.invoke(app, ["worker", "--db", db, "--runner", "spark"])
+    assert res.exit_code == 2 and "choose local or ray" in res.output
+    res = runner.invoke(app, ["worker", "--db", db, "--runner", "ray", "--until-empty"])
+    assert res.exit_code == 2 and "postgresql" in res.output
+    res = runner.invoke(app, ["enqueue", str(tmp_path / "nowhere.wav"), "--db", db, "--model", "tiny.en"])
+    assert res.exit_code == 1 and "nowhere.wav: cannot read" in res.output
+    res = runner.invoke(app, ["jobs", "--db", db, "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["counts"]["queued"] == 0

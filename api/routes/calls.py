@@ -185,7 +185,7 @@ def _naive(t: dt.datetime) -> dt.datetime:
 @router.get("/calls/{call_id}", response_model=CallDetail, summary="A call: turns, metrics, language, evaluation")
 def get_call(call_id: str, s: SessionDep, user: Annotated[Principal, Depends(require("calls:read"))]) -> dict:
     call = visible_call(s, call_id, user)
-    return call_view(s, call, user.role, user.sees_pii, user.role in PERMISSIONS["calls:transcript"])
+    return call_view(s, call, user.sees_pii, user.role in PERMISSIONS["calls:transcript"])
 
 
 @router.get(

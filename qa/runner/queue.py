@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,8 +218,3 @@ def job_status(store: Store, job_id: int) -> dict[str, Any] | None:
 def ping(store: Store) -> None:
     with store.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-
-
-def pending(store: Store, ids: Iterable[int]) -> int:
-    with store.session() as s:
-        return int(s.scalar(select(func.count()).where(Job.id.in_(list(ids)), Job.status.in_(("queued", "running")))))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from qa.store.models import Agent, Analysis, Call, EvaluationRow, Review, Team, TurnRow, utcnow
+from qa.store.models import Agent, Analysis, Call, Dispute, EvaluationRow, Review, Team, TurnRow, utcnow
 
 STAGE_FIELDS = {  # analyses rows: (stage key in the document's "stages", document field)
     "metrics": ("metrics", "metrics"),
@@ -207,8 +207,6 @@ def final_evaluation(ev: EvaluationRow, reviews: list[Review], disputes: Mapping
 
 def refresh_call_score(s: Session, call: Call, ev: EvaluationRow | None = None) -> dict | None:
     """Recompute the call's denormalised score columns from its current evaluation and reviews."""
-    from qa.store.models import Dispute
-
     ev = ev or current_evaluation(s, call.id)
     if ev is None:
         call.score = call.max_score = call.percent = call.passed = call.answers = None

@@ -77,7 +77,7 @@ def evaluation_view(s: Session, call: Call, pii: bool) -> dict[str, Any] | None:
     return final if pii else redact_evaluation(final, call.document)
 
 
-def call_view(s: Session, call: Call, role: str, pii: bool, transcript: bool) -> dict[str, Any]:
+def call_view(s: Session, call: Call, pii: bool, transcript: bool) -> dict[str, Any]:
     doc = call.document
     turns = None
     if transcript:
@@ -107,7 +107,7 @@ def call_view(s: Session, call: Call, role: str, pii: bool, transcript: bool) ->
         "request_type_detail": _reason_redacted(doc.get("request_type"), pii),
         "sentiment": doc.get("sentiment"),
         "entities": entities,
-        "emergency_detail": _cue_redacted(doc.get("emergency"), pii),
+        "emergency_detail": doc.get("emergency"),
         "evaluation": evaluation_view(s, call, pii),
         "stages": doc.get("stages") or {},
         "warnings": doc.get("warnings") or [],
@@ -118,10 +118,6 @@ def _reason_redacted(pred: Mapping[str, Any] | None, pii: bool) -> dict[str, Any
     if pred is None or pii or not pred.get("reason"):
         return dict(pred) if pred else None
     return {**pred, "reason": "a rule decided the label (quote hidden: may hold personal data)"}
-
-
-def _cue_redacted(em: Mapping[str, Any] | None, pii: bool) -> dict[str, Any] | None:
-    return dict(em) if em else None
 
 
 def summary(call: Call) -> dict[str, Any]:
