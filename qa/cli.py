@@ -159,21 +159,36 @@ def process(
             pipeline.load(audio=audio)
     except QAError as exc:
         _fail(str(exc))
+    stored: dict[str, object] = {}  # with --db, each call goes into the database as soon as it is done
+    on_outcome = None
+    if store is not None:
+        from qa.store.calls import store_outcomes
+
+        def on_outcome(o):
+            stored[o.source] = store_outcomes(store, [o])[0]
+
     if workers > 1:
         from qa.runner.local import run_parallel
 
         try:
-            outcomes = run_parallel(cfg, jobs, out, workers, tuple(formats), force, progress, None, redact, card, audio)
+            outcomes = run_parallel(
+                cfg, jobs, out, workers, tuple(formats), force, progress, on_outcome, redact, card, audio
+            )
         except QAError as exc:
             _fail(str(exc))
     else:
         outcomes = run_batch(
-            pipeline, jobs, out, tuple(formats), force=force, progress=progress, redact=redact, scorecard=card
+            pipeline,
+            jobs,
+            out,
+            tuple(formats),
+            force=force,
+            progress=progress,
+            on_outcome=on_outcome,
+            redact=redact,
+            scorecard=card,
         )
-    if store is not None:
-        from qa.store.calls import store_outcomes
-
-        outcomes = store_outcomes(store, outcomes)
+    outcomes = [stored.get(o.source, o) for o in outcomes]
     done = sum(o.status == "done" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]

@@ -223,8 +223,8 @@ def refresh_call_score(s: Session, call: Call, ev: EvaluationRow | None = None) 
 
 
 def store_outcomes(store, outcomes: list) -> list:
-    """After a `qa process` batch: put every good call (new or up to date) in the store. A call that cannot be stored
-    becomes a failed outcome with the reason; the rest go on."""
+    """`qa process --db`: put every good call (new or up to date) in the store as it finishes. A call that cannot be
+    stored becomes a failed outcome with the reason; the rest go on."""
     from dataclasses import replace
     from pathlib import Path
 
