@@ -129,6 +129,8 @@ def serve(
     from api.main import Settings, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "faster_whisper", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     store = _store(db)
     settings = Settings(data_dir=data_dir, max_upload_bytes=max_upload_mb * 2**20, worker=worker, model=model)
     if workers > 1:
