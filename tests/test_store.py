@@ -165,29 +165,3 @@ def test_cohen_kappa_matches_a_worked_example():
     assert res["items"]["i"]["pair_agreement"] == 1.0 and res["items"]["j"]["pair_agreement"] == 0.0
     assert res["overall"]["percent_agreement"] == 50.0
     assert res["reviewer_vs_automatic"]["r1"]["percent_agreement"] == 100.0
-
-
-def test_transcript_search_survives_downgrade_and_upgrade(store):
-    from qa.store.search import matches
-
-    doc = {
-        "schema_version": "1.0",
-        "call_id": "0123456789abcdef",
-        "audio": {"sha256": "0123456789abcdef" * 4},
-        "turns": [{"speaker": "s", "role": "caller", "start": 0.0, "end": 2.0, "text": "Potholes everywhere on Elm"}],
-    }
-    with store.session() as s:
-        import_document(s, doc)
-        import_document(s, doc)  # replacing a call's text keeps one search row
-
-    def found(q):
-        with store.session() as s:
-            return s.scalars(select(Call.id).where(matches(store.dialect, q))).all()
-
-    assert found("pothole elm") == ["0123456789abcdef"] and found("pothole maple") == []
-    migrate(store.engine, "-1")  # drop the search objects...
-    migrate(store.engine)  # ...and build them again from the stored calls
-    assert found("potholes") == ["0123456789abcdef"]
-    if store.dialect == "sqlite":
-        with store.engine.connect() as c:
-            assert c.exec_driver_sql("SELECT count(*) FROM calls_fts").scalar() == 1

@@ -39,20 +39,5 @@ def index_call(s: Session, call_id: str, search_text: str) -> None:
     """Keep SQLite's FTS table in step with a call's transcript (PostgreSQL's index follows the column itself)."""
     if s.get_bind().dialect.name != "sqlite":
         return
-    rowid = fts_rowid(call_id)
-    s.execute(text("DELETE FROM calls_fts WHERE rowid = :r"), {"r": rowid})
-    s.execute(
-        text("INSERT INTO calls_fts (rowid, call_id, text) VALUES (:r, :id, :t)"),
-        {"r": rowid, "id": call_id, "t": search_text},
-    )
-
-
-def fts_rowid(call_id: str) -> int:
-    """The FTS row of a call: its id's first 15 hex digits as an integer (60 bits, a stable key that SQLite's own rowid
-    of the calls table is not), so replacing a call's text is a lookup, not a scan."""
-    try:
-        return int(call_id[:15], 16)
-    except ValueError:  # a call id that is not hex (never made by `qa process`, but possible by hand)
-        import hashlib
-
-        return int(hashlib.sha256(call_id.encode()).hexdigest()[:15], 16)
+    s.execute(text("DELETE FROM calls_fts WHERE call_id = :id"), {"id": call_id})
+    s.execute(text("INSERT INTO calls_fts (call_id, text) VALUES (:id, :t)"), {"id": call_id, "t": search_text})

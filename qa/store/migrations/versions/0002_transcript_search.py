@@ -18,17 +18,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE INDEX ix_calls_search_tsv ON calls USING gin (to_tsvector('english', search_text))")
     else:
-        import sqlalchemy as sa
-
-        from qa.store.search import fts_rowid
-
         op.execute("CREATE VIRTUAL TABLE calls_fts USING fts5(call_id UNINDEXED, text, tokenize='porter unicode61')")
-        conn = op.get_bind()
-        for call_id, search_text in conn.execute(sa.text("SELECT id, search_text FROM calls")).all():
-            conn.execute(
-                sa.text("INSERT INTO calls_fts (rowid, call_id, text) VALUES (:r, :id, :t)"),
-                {"r": fts_rowid(call_id), "id": call_id, "t": search_text},
-            )
+        op.execute("INSERT INTO calls_fts (call_id, text) SELECT id, search_text FROM calls")
 
 
 def downgrade() -> None:
