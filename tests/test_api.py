@@ -154,9 +154,6 @@ def test_search_filters_and_pagination(api):
     said = sum("springfield" in " ".join(t["text"] for t in d["turns"]).lower() for d in docs)
     assert count(q="springfield") == said >= 3 and count(q="no-such-words-here") == 0
     assert count(q="SpringField thank") == said
-    calling = sum("calling" in " ".join(t["text"] for t in d["turns"]).lower() for d in docs)
-    assert count(q="calls") == count(q="calling") == calling >= 3  # stemmed: "calls" finds "thank you for calling"
-    assert count(q='" OR 1=1 -- *') == 0 and count(q="NEAR(a b)") == 0  # typed text is words, never query syntax
     assert count(min_score=0, max_score=100) == 5 and count(passed=True) + count(passed=False) == 5
     page = client.get("/calls", params={"limit": 2, "offset": 2}, headers=adm).json()
     assert page["count"] == 5 and len(page["data"]) == 2 and page["offset"] == 2

@@ -9,7 +9,7 @@ from storekit import load, variant
 
 from qa.store import open_store
 from qa.store.calls import final_evaluation, import_document, refresh_call_score
-from qa.store.db import include_object, make_engine, migrate, normalize_url
+from qa.store.db import make_engine, migrate, normalize_url
 from qa.store.models import Base, Call, EvaluationRow, Review, TurnRow, User
 from qa.store.reports import agreement, cohen_kappa
 
@@ -38,8 +38,7 @@ def test_migrations_up_down_and_match_the_models(store_url):
     engine = make_engine(store_url)
     migrate(engine)
     with engine.connect() as c:
-        ctx = MigrationContext.configure(c, opts={"include_object": include_object})
-        diffs = compare_metadata(ctx, Base.metadata)
+        diffs = compare_metadata(MigrationContext.configure(c), Base.metadata)
     assert diffs == [], diffs  # the models and the migrations describe the same schema
     migrate(engine, "base")
     from sqlalchemy import inspect

@@ -11,7 +11,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from qa.store.models import Agent, Analysis, Call, Dispute, EvaluationRow, Review, Team, TurnRow, utcnow
-from qa.store.search import index_call
 
 STAGE_FIELDS = {  # analyses rows: (stage key in the document's "stages", document field)
     "metrics": ("metrics", "metrics"),
@@ -81,7 +80,6 @@ def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None =
     call.search_text = " ".join(t["text"] for t in doc["turns"]).lower()
     call.document = dict(doc)
     s.flush()
-    index_call(s, call.id, call.search_text)
 
     if not created:
         s.execute(delete(TurnRow).where(TurnRow.call_id == call.id))

@@ -27,14 +27,6 @@ class StoreError(ConfigError):
     kind = "store"
 
 
-SEARCH_OBJECTS = ("calls_fts", "ix_calls_search_tsv")  # made by migration 0002 in SQL, not by the models
-
-
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001 - Alembic's hook signature
-    """Alembic autogenerate: leave the full-text search objects (FTS5 tables, the GIN index) out of comparisons."""
-    return not (name or "").startswith(SEARCH_OBJECTS)
-
-
 def normalize_url(url: str) -> str:
     """``postgresql://`` and ``postgres://`` mean psycopg 3; a bare path means a SQLite file."""
     if "://" not in url:
