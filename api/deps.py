@@ -1,40 +1,51 @@
-"""Dependencies shared by the routes: the database session, the current user, permission checks, call scoping."""
+"""Dependencies shared by the routes: the database session, the current user (key check, throttling, last use),
+permission checks, the audit actor, visible calls, and validated parameter types."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Select, select
+from pydantic import AfterValidator
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.permissions import PERMISSIONS, PII_ROLES
+from api.permissions import PERMISSIONS, Principal, scope_calls
+from qa.identifiers import pydantic_identifier
+from qa.store.audit import Actor
 from qa.store.db import Store
 from qa.store.models import Call
-from qa.store.users import authenticate
+from qa.store.users import AuthResult, authenticate
 
 RowId = Annotated[int, FastAPIPath(ge=1, le=2**31 - 1, description="Row id.")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
+CallId = Annotated[str, FastAPIPath(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="Call id.")]
+ItemId = Annotated[str, FastAPIPath(min_length=1, max_length=100), AfterValidator(pydantic_identifier("item_id"))]
+AgentQuery = Annotated[str | None, Query(max_length=100), AfterValidator(pydantic_identifier("agent_id"))]
+TeamQuery = Annotated[str | None, Query(max_length=100), AfterValidator(pydantic_identifier("team"))]
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
+
+
+def _in_calendar(value: dt.date | None) -> dt.date | None:
+    """Dates far outside any call (year 1, year 9999) would overflow date arithmetic and time-zone conversion."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if day is not None and not EARLIEST <= day <= LATEST:
+        raise ValueError(f"must be between {EARLIEST} and {LATEST}")
+    return value
+
+
+Day = Annotated[dt.date | None, AfterValidator(_in_calendar)]
+Moment = Annotated[dt.datetime | None, AfterValidator(_in_calendar)]
+
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `qa user add NAME --role ROLE`.")
-
-
-@dataclass(frozen=True)
-class Principal:
-    id: int
-    name: str
-    role: str
-    agent_id: str | None
-    team: str | None
-
-    @property
-    def sees_pii(self) -> bool:
-        return self.role in PII_ROLES
 
 
 def get_store(request: Request) -> Store:
@@ -42,22 +53,43 @@ def get_store(request: Request) -> Store:
 
 
 def get_session(store: Annotated[Store, Depends(get_store)]) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent (scope="function"): a client never hears
+    "done" about a write that then fails to commit."""
     with store.session() as s:
         yield s
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def current_user(store: StoreDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def current_user(
+    request: Request, store: StoreDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise HTTPException(
             401, "missing API key: send 'Authorization: Bearer KEY'", headers={"WWW-Authenticate": "Bearer"}
         )
-    user = authenticate(store, creds.credentials)
-    if user is None:
-        raise HTTPException(401, "unknown or disabled API key", headers={"WWW-Authenticate": "Bearer"})
+    throttle = request.app.state.key_throttle
+    client = client_address(request)
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        raise HTTPException(
+            429, f"too many bad API keys from this address: try again in {wait} s", headers={"Retry-After": str(wait)}
+        )
+    result, user = authenticate(store, creds.credentials)
+    if result is not AuthResult.OK or user is None:
+        throttle.failed(client)
+        if result is AuthResult.EXPIRED and user is not None and user.expires_at is not None:
+            message = f"API key expired on {user.expires_at:%Y-%m-%d}: ask an admin for a new one (qa user rotate)"
+        else:
+            message = "unknown or disabled API key"
+        raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+    request.app.state.last_used.seen(user.id, user.last_used_at)
     return Principal(user.id, user.name, user.role, user.agent_id, user.team)
 
 
@@ -77,17 +109,13 @@ def require(permission: str):
     return check
 
 
-def scope_calls(q: Select, user: Principal) -> Select:
-    """An agent sees only their own calls; a supervisor linked to a team only that team's."""
-    if user.role == "agent":
-        return q.where(Call.agent_id == (user.agent_id or "\x00"))
-    if user.role == "supervisor" and user.team:
-        return q.where(Call.team == user.team)
-    return q
+def actor_of(user: Principal, request: Request) -> Actor:
+    return Actor(user.id, user.name, user.role, client_address(request))
 
 
 def visible_call(s: Session, call_id: str, user: Principal) -> Call:
-    """The call, or 404 when it does not exist or this user may not see it (no hint that it exists)."""
+    """The call, or 404 when it does not exist or this user may not see it (the same answer: no hint that it
+    exists)."""
     call = s.scalar(scope_calls(select(Call).where(Call.id == call_id), user))
     if call is None:
         raise HTTPException(404, f"no call {call_id!r}")

@@ -6,27 +6,44 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from api.routes import calls, coaching, reports, reviews, users
+from api import errors
+from api.keys import KeyThrottle, LastUsed
+from api.middleware import BodyLimit, Envelope
+from api.routes import audit, calls, coaching, evaluations, jobs, reports, reviews, users
+from api.uploads import SLACK
 from qa import __version__
 from qa.store.db import Store
+from qa.store.lifecycle import Policy
 
 log = logging.getLogger("qa.api")
-ROUTERS = (calls.router, reviews.router, coaching.router, reports.router, users.router)
+ROUTERS = (
+    calls.router,
+    jobs.router,
+    evaluations.router,
+    reviews.router,
+    coaching.router,
+    reports.router,
+    users.router,
+    audit.router,
+)
 
 
 @dataclass
 class Settings:
     data_dir: Path = Path("callqa-data")
     max_upload_bytes: int = 200 * 2**20
+    max_json_bytes: int = 1 * 2**20  # any other request body
     worker: bool = True  # run a background worker in the server process
     model: str | None = None  # ASR model for the background worker
+    lifecycle: Policy = field(default_factory=Policy)  # dispute window, disputes per item
+    bad_key_limit: int = 10  # bad keys per client address ...
+    bad_key_window_s: float = 60.0  # ... within this many seconds: then 429
 
 
 def create_app(store: Store, settings: Settings | None = None, pipeline=None) -> FastAPI:
@@ -45,8 +62,10 @@ def create_app(store: Store, settings: Settings | None = None, pipeline=None) ->
         if "stop" in state:
             state["stop"].set()
             state["thread"].join(timeout=30)
+        app.state.last_used.close()
 
-    app = FastAPI(
+    # /docs and /redoc from assets shipped in the fastapi-offline package: no CDN, works on a closed network
+    app = FastAPIOffline(
         title="callqa",
         version=__version__,
         summary="Quality assurance for recorded 311 calls: review, calibration, disputes, coaching, trends, exports.",
@@ -56,26 +75,13 @@ def create_app(store: Store, settings: Settings | None = None, pipeline=None) ->
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.config_hash = lambda meta: _config_hash(app, meta)
+    app.state.key_throttle = KeyThrottle(settings.bad_key_limit, settings.bad_key_window_s)
+    app.state.last_used = LastUsed(store)
     for r in ROUTERS:
         app.include_router(r)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]} for e in exc.errors()
-        ]
-        text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        return JSONResponse({"detail": text, "errors": problems}, status_code=422)
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception):
-        log.error("internal error on %s %s (%s)", request.method, request.url.path, type(exc).__name__)
-        return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
-
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_json_bytes, upload_limit=lambda: settings.max_upload_bytes + SLACK)
+    app.add_middleware(Envelope)  # added last: outermost
     return app
 
 

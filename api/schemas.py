@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from api.deps import _in_calendar
+from qa.identifiers import pydantic_identifier, pydantic_text
 
 T = TypeVar("T")
 Answer = Literal["yes", "no", "na"]
+AgentId = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("agent_id"))]
+TeamName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("team"))]
+QueueName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("queue"))]
+ItemName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("item_id"))]
+CallRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+def Text(max_length: int, field: str):  # noqa: N802 - a type factory used like a type
+    """Free text people type: required (not blank), no control characters or bidi overrides."""
+    return Annotated[str, Field(min_length=1, max_length=max_length), AfterValidator(pydantic_text(field, max_length))]
 
 
 class _In(BaseModel):
@@ -39,6 +52,7 @@ class CallSummary(BaseModel):
     percent: float | None
     passed: bool | None
     needs_review: bool
+    evaluation_released: bool = Field(description="The current evaluation was released to the agent.")
 
 
 class TurnOut(BaseModel):
@@ -67,6 +81,8 @@ class CallDetail(CallSummary):
 
 class JobOut(BaseModel):
     id: int
+    file: str = Field(description="The input's file name.")
+    path: str | None = Field(description="The input's path on the server (admins only).")
     status: str
     attempts: int
     call_id: str | None
@@ -83,14 +99,26 @@ class UploadOut(BaseModel):
     status: str
 
 
+class UploadMeta(_In):
+    """The form fields beside the recording in ``POST /calls``."""
+
+    agent_id: AgentId | None = None
+    team: TeamName | None = None
+    queue: QueueName | None = None
+    started_at: Annotated[dt.datetime | None, AfterValidator(_in_calendar)] = None
+    direction: Literal["inbound", "outbound"] | None = None
+    channels: Literal["agent-left", "agent-right", "mono"] | None = None
+    roles: Literal["agent-first", "caller-first"] | None = None
+
+
 class OverrideIn(_In):
     answer: Answer
-    comment: str = Field("", max_length=2000)
+    comment: Text(2000, "comment") = Field(description="Why the answer changes (required: the audit keeps it).")
 
 
 class CalibrationIn(_In):
-    call_id: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=200)
+    call_id: CallRef
+    name: Text(200, "name")
 
 
 class CalibrationScoresIn(_In):
@@ -98,13 +126,16 @@ class CalibrationScoresIn(_In):
 
 
 class DisputeIn(_In):
-    item_id: str = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=1, max_length=2000)
+    item_id: ItemName
+    reason: Text(2000, "reason")
 
 
 class DisputeResolveIn(_In):
     status: Literal["accepted", "rejected"]
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text(2000, "reason")
+    answer: Answer | None = Field(
+        None, description="With status accepted: the item's new answer (recorded as a review by the resolver)."
+    )
 
 
 class DisputeOut(BaseModel):
@@ -119,23 +150,24 @@ class DisputeOut(BaseModel):
 
 
 class CoachingIn(_In):
-    agent_id: str = Field(min_length=1, max_length=100)
-    note: str = Field(min_length=1, max_length=10000)
-    call_ids: list[str] = Field(default_factory=list, max_length=100)
-    item_ids: list[str] = Field(default_factory=list, max_length=100)
-    follow_up_due: dt.date | None = None
+    agent_id: AgentId
+    note: Text(10000, "note")
+    call_ids: list[CallRef] = Field(default_factory=list, max_length=100)
+    item_ids: list[ItemName] = Field(default_factory=list, max_length=100)
+    follow_up_due: Annotated[dt.date | None, AfterValidator(_in_calendar)] = None
 
 
 class CoachingPatch(_In):
     status: Literal["open", "in_progress", "done"] | None = None
-    note: str | None = Field(None, min_length=1, max_length=10000)
-    follow_up_due: dt.date | None = None
+    note: Text(10000, "note") | None = None
+    follow_up_due: Annotated[dt.date | None, AfterValidator(_in_calendar)] = None
 
 
 class CoachingOut(BaseModel):
     id: int
     agent_id: str
     author_id: int
+    edited_by: int | None = Field(description="Who last changed the note (the author never changes).")
     note: str
     call_ids: list[str]
     item_ids: list[str]
@@ -148,14 +180,49 @@ class CoachingOut(BaseModel):
 class UserIn(_In):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")
     role: Literal["admin", "reviewer", "supervisor", "hr", "agent"]
-    agent_id: str | None = Field(None, max_length=100)
-    team: str | None = Field(None, max_length=100)
+    agent_id: AgentId | None = None
+    team: TeamName | None = None
+    expires_in_days: int | None = Field(90, ge=1, le=3650, description="The key stops working then; null: never.")
+
+
+class RotateIn(_In):
+    expires_in_days: int | None = Field(90, ge=1, le=3650, description="The new key's lifetime; null: never.")
 
 
 class UserKeyOut(BaseModel):
     name: str
     role: str
     key: str = Field(description="Shown once; only its hash is stored.")
+    expires_at: dt.datetime | None
+
+
+class UserOut(BaseModel):
+    name: str
+    role: str
+    agent_id: str | None
+    team: str | None
+    status: Literal["active", "disabled", "expired"]
+    created_at: dt.datetime
+    key_created_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor_id: int | None
+    actor_name: str
+    actor_role: str
+    client: str | None
+    action: str
+    object_type: str
+    object_id: str | None
+    team: str | None
+    agent_id: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
 
 
 class MeOut(BaseModel):

@@ -364,10 +364,11 @@ def _fail(message: str) -> None:
 
 
 def _register() -> None:
-    from qa import cli_queue, cli_store
+    from qa import cli_queue, cli_records, cli_store
 
     cli_store.register(app)
     cli_queue.register(app)
+    cli_records.register(app)
 
 
 _register()

@@ -114,9 +114,11 @@ def worker(
     lease: Annotated[
         float,
         typer.Option(
-            min=2, help="Seconds a claim lasts without renewal (a dead worker's job is taken over after this)."
+            min=2,
+            help="Seconds a claim lasts without renewal; the heartbeat renews it every third of that, so a killed "
+            "worker's job is taken over by another worker after at most this long.",
         ),
-    ] = 600.0,
+    ] = 30.0,
     runner: Annotated[str, typer.Option(help="local (processes on this machine) or ray (a Ray cluster).")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address (with --runner ray), e.g. auto.")] = None,
     ray_gpus: Annotated[

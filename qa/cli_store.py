@@ -87,7 +87,18 @@ def _safe(db: str) -> str:
         return "the database"
 
 
-user_app = typer.Typer(help="API users: each gets a key (shown once) and a role.")
+user_app = typer.Typer(
+    help="API users and their keys: each user has a role and one key (shown once, stored hashed). Keys can expire, "
+    "be rotated (the old key stops at once) and be disabled; every change is in the audit trail."
+)
+ExpiresOpt = Annotated[
+    str,
+    typer.Option(
+        "--expires-in",
+        help="How long the key works: e.g. 90d, 12w, 36h, or never. After that requests get 401 until the key is "
+        "rotated.",
+    ),
+]
 
 
 @user_app.command("add")
@@ -96,14 +107,95 @@ def user_add(
     role: Annotated[str, typer.Option(help="admin, reviewer, supervisor, hr or agent.")],
     agent_id: Annotated[str | None, typer.Option(help="For role agent: the agent id on their calls.")] = None,
     team: Annotated[str | None, typer.Option(help="For a supervisor: limit them to this team.")] = None,
+    expires_in: ExpiresOpt = "90d",
     db: DbOpt = DEFAULT_DB,
 ) -> None:
-    """Create a user and print their API key (send it as 'Authorization: Bearer KEY')."""
-    from qa.store.users import add_user
+    """Create a user and print their API key once (send it as 'Authorization: Bearer KEY')."""
+    from qa.store.users import add_user, parse_expiry
 
     store = _store(db)
     try:
-        key = add_user(store, name, role, agent_id, team)
+        key = add_user(store, name, role, agent_id, team, parse_expiry(expires_in))
+    except QAError as exc:
+        _fail(str(exc))
+    typer.echo(key)
+
+
+@user_app.command("list")
+def user_list(
+    db: DbOpt = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Users with role, team, key status (active, disabled, expired), expiry and last use (UTC)."""
+    import json
+
+    from qa.store.users import list_users
+
+    users = list_users(_store(db))
+    if as_json:
+        rows = [
+            {
+                "name": u.name,
+                "role": u.role,
+                "agent_id": u.agent_id,
+                "team": u.team,
+                "status": u.status,
+                "expires_at": _t(u.expires_at),
+                "last_used_at": _t(u.last_used_at),
+                "key_created_at": _t(u.key_created_at),
+            }
+            for u in users
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'name':20s} {'role':10s} {'team/agent':16s} {'status':9s} {'expires':16s} last used")
+    for u in users:
+        who = u.team or u.agent_id or "-"
+        typer.echo(
+            f"{u.name[:20]:20s} {u.role:10s} {who[:16]:16s} {u.status:9s} {_t(u.expires_at) or 'never':16s} "
+            f"{_t(u.last_used_at) or 'never'}"
+        )
+
+
+def _t(t) -> str | None:
+    return None if t is None else t.strftime("%Y-%m-%d %H:%M")
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="User name.")], db: DbOpt = DEFAULT_DB) -> None:
+    """Disable a user: their key stops working at once (enable brings it back)."""
+    from qa.store.users import set_active
+
+    try:
+        set_active(_store(db), name, False)
+    except QAError as exc:
+        _fail(str(exc))
+    typer.echo(f"{name}: disabled")
+
+
+@user_app.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="User name.")], db: DbOpt = DEFAULT_DB) -> None:
+    """Enable a disabled user again (their key works again unless it expired)."""
+    from qa.store.users import set_active
+
+    try:
+        set_active(_store(db), name, True)
+    except QAError as exc:
+        _fail(str(exc))
+    typer.echo(f"{name}: enabled")
+
+
+@user_app.command("rotate")
+def user_rotate(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    expires_in: ExpiresOpt = "90d",
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Give a user a new key and print it once; the old key stops working at once."""
+    from qa.store.users import parse_expiry, rotate_key
+
+    try:
+        key, _ = rotate_key(_store(db), name, parse_expiry(expires_in))
     except QAError as exc:
         _fail(str(exc))
     typer.echo(key)
@@ -118,28 +210,49 @@ def serve(
     data_dir: Annotated[Path, typer.Option(help="Where uploaded recordings are kept.")] = Path("callqa-data"),
     worker: Annotated[bool, typer.Option(help="Process uploads in a background worker in this process.")] = True,
     model: Annotated[str | None, typer.Option(help="ASR model for the background worker. [default: base]")] = None,
-    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted.")] = 200,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest upload accepted (checked as it streams).")] = 200,
     workers: Annotated[int, typer.Option(help="HTTP worker processes (uvicorn).")] = 1,
+    dispute_window_days: Annotated[
+        int, typer.Option(min=1, max=365, help="Days after release during which an agent may dispute an item.")
+    ] = 14,
+    max_disputes: Annotated[int, typer.Option(min=1, max=10, help="Disputes an agent may file per item.")] = 1,
 ) -> None:
-    """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs)."""
+    """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs, served from local files). The access log
+    names method, path and status, never the query string (search words are transcript words)."""
+    import datetime as dt
     import logging
 
     import uvicorn
 
     from api.main import Settings, create_app
+    from qa.store.lifecycle import Policy
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "faster_whisper", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     store = _store(db)
-    settings = Settings(data_dir=data_dir, max_upload_bytes=max_upload_mb * 2**20, worker=worker, model=model)
+    policy = Policy(dt.timedelta(days=dispute_window_days), max_disputes)
+    settings = Settings(
+        data_dir=data_dir, max_upload_bytes=max_upload_mb * 2**20, worker=worker, model=model, lifecycle=policy
+    )
     if workers > 1:
         os.environ["CALLQA_DB"] = db
         os.environ["CALLQA_DATA_DIR"] = str(data_dir)
         os.environ["CALLQA_MAX_UPLOAD_MB"] = str(max_upload_mb)
-        uvicorn.run("api.factory:app", host=host, port=port, workers=workers, log_level="warning", factory=True)
+        os.environ["CALLQA_DISPUTE_WINDOW_DAYS"] = str(dispute_window_days)
+        os.environ["CALLQA_MAX_DISPUTES"] = str(max_disputes)
+        uvicorn.run(
+            "api.factory:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            factory=True,
+            access_log=False,
+        )
         return
-    uvicorn.run(create_app(store, settings), host=host, port=port, log_level="info")
+    # uvicorn's own access log prints the query string: ours (qa.api.access) prints the path only
+    uvicorn.run(create_app(store, settings), host=host, port=port, log_level="info", access_log=False)
 
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).")

@@ -14,13 +14,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from qa.errors import ConfigError
+from qa.identifiers import IdentifierError, check_identifier
 from qa.types import CallMetadata
 
 KNOWN = ("agent_id", "team", "queue", "started_at", "direction", "channels", "roles")
 
 
 class ManifestRow(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No whitespace stripping: an identifier with surrounding spaces is refused (qa/identifiers.py), not silently
+    # changed; blank cells are empty values.
+    model_config = ConfigDict(extra="forbid")
 
     path: str
     agent_id: str | None = None
@@ -35,6 +38,21 @@ class ManifestRow(BaseModel):
     @classmethod
     def _blank_is_none(cls, v):
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("agent_id", "team", "queue")
+    @classmethod
+    def _identifier(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            return check_identifier(v, "value")
+        except IdentifierError as exc:
+            raise ValueError(str(exc).removeprefix("value: ")) from None
+
+    @field_validator("path", "direction", "channels", "roles", "started_at", mode="before")
+    @classmethod
+    def _strip(cls, v):
+        return v.strip() if isinstance(v, str) else v
 
 
 class Manifest:

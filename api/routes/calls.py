@@ -1,28 +1,30 @@
-"""Calls: upload a recording (-> a job), job status, list and search, a call's detail, its audio (range requests)."""
+"""Calls: upload a recording (-> a job), list and search, a call's detail, its audio (range requests)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
+from pydantic import ValidationError
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import Limit, Offset, Principal, RowId, SessionDep, StoreDep, require, scope_calls, visible_call
-from api.permissions import PERMISSIONS
-from api.schemas import CallDetail, CallSummary, JobOut, Page, UploadOut
+from api.deps import AgentQuery, CallId, Limit, Moment, Offset, SessionDep, TeamQuery, actor_of, require, visible_call
+from api.permissions import Principal, released_only, scope_calls, text_access
+from api.schemas import CallDetail, CallSummary, Page, UploadMeta, UploadOut
+from api.uploads import Received, receive_upload
 from qa.audio.decode import AUDIO_EXTENSIONS
 from qa.runner import queue
+from qa.store import audit
 from qa.store.models import Call
-from qa.store.views import call_view, summary
+from qa.store.views import TextAccess, call_view, summary
 
 router = APIRouter(tags=["calls"])
-CHUNK = 1 << 20
 MEDIA_TYPES = {
     ".wav": "audio/wav",
     ".flac": "audio/flac",
@@ -35,65 +37,87 @@ MEDIA_TYPES = {
 }
 
 
-@router.post("/calls", status_code=202, response_model=UploadOut, summary="Upload a recording; returns a job id")
-async def upload_call(
-    request: Request,
-    store: StoreDep,
-    user: Annotated[Principal, Depends(require("calls:upload"))],
-    file: Annotated[UploadFile, File(description="The recording (wav, flac, mp3, ogg, m4a, ...).")],
-    agent_id: Annotated[str | None, Form(max_length=100)] = None,
-    team: Annotated[str | None, Form(max_length=100)] = None,
-    queue_name: Annotated[str | None, Form(alias="queue", max_length=100)] = None,
-    started_at: Annotated[dt.datetime | None, Form()] = None,
-    direction: Annotated[str | None, Form(pattern="^(inbound|outbound)$")] = None,
-    channels: Annotated[str | None, Form(pattern="^(agent-left|agent-right|mono)$")] = None,
-    roles: Annotated[str | None, Form(pattern="^(agent-first|caller-first)$")] = None,
-) -> UploadOut:
-    settings = request.app.state.settings
-    suffix = Path(file.filename or "").suffix.lower()
-    if suffix not in AUDIO_EXTENSIONS:
-        raise HTTPException(
-            415,
-            f"file: {suffix or 'no extension'} is not a recording type we accept "
-            f"({', '.join(sorted(AUDIO_EXTENSIONS))})",
-        )
-    uploads = Path(settings.data_dir) / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=uploads, prefix=".upload-", suffix=suffix)
-    h, size = hashlib.sha256(), 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := await file.read(CHUNK):
-                size += len(chunk)
-                if size > settings.max_upload_bytes:
-                    raise HTTPException(413, f"file: larger than the limit of {settings.max_upload_bytes // 2**20} MiB")
-                h.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise HTTPException(422, "file: empty upload")
-        _probe(Path(tmp))
-        sha = h.hexdigest()
-        final = uploads / f"{sha}{suffix}"
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    meta = {
-        k: v
-        for k, v in {
-            "agent_id": agent_id,
-            "team": team,
-            "queue": queue_name,
-            "direction": direction,
-            "channels": channels,
-            "roles": roles,
-            "started_at": started_at.isoformat() if started_at else None,
-        }.items()
-        if v
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The recording."},
+                        "agent_id": {"type": "string", "maxLength": 100},
+                        "team": {"type": "string", "maxLength": 100},
+                        "queue": {"type": "string", "maxLength": 100},
+                        "started_at": {"type": "string", "format": "date-time"},
+                        "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+                        "channels": {"type": "string", "enum": ["agent-left", "agent-right", "mono"]},
+                        "roles": {"type": "string", "enum": ["agent-first", "caller-first"]},
+                    },
+                }
+            }
+        },
     }
-    config_hash = request.app.state.config_hash(meta)
-    job_id, created = queue.enqueue(store, final, sha, config_hash, meta)
-    status = queue.job_status(store, job_id)
+}
+
+
+@router.post(
+    "/calls",
+    status_code=202,
+    response_model=UploadOut,
+    summary="Upload a recording (multipart: file + metadata); returns a job id",
+    openapi_extra=UPLOAD_BODY,
+    responses={413: {"description": "Larger than --max-upload-mb"}, 415: {"description": "Not a recording"}},
+)
+async def upload_call(request: Request, user: Annotated[Principal, Depends(require("calls:upload"))]) -> UploadOut:
+    """The key and the role are checked before a byte of the body is read (this route has no body parameters; it
+    reads its own stream, see api/uploads.py). Disk and database work run on the thread pool."""
+    settings = request.app.state.settings
+    uploads = Path(settings.data_dir) / "uploads"
+    await run_in_threadpool(_private_dir, uploads)
+    got = await receive_upload(request, uploads, settings.max_upload_bytes, AUDIO_EXTENSIONS)
+    try:
+        try:
+            meta = UploadMeta.model_validate(got.fields)
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        return await run_in_threadpool(_queue_upload, request, user, got, meta)
+    finally:
+        got.discard()  # the temporary file, unless it was renamed into place
+
+
+def _private_dir(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _queue_upload(request: Request, user: Principal, got: Received, meta_in: UploadMeta) -> UploadOut:
+    """Probe, move into place, queue and audit. A database failure (busy: 503) keeps nothing: a recording that was
+    not there before is removed again."""
+    assert got.path is not None
+    _probe(got.path)
+    final = got.path.parent / f"{got.sha256}{got.path.suffix}"
+    existed = final.exists()
+    os.replace(got.path, final)
+    fields = meta_in.model_dump(exclude={"started_at"})
+    fields["started_at"] = meta_in.started_at.isoformat() if meta_in.started_at else None
+    meta = {k: v for k, v in fields.items() if v}
+    actor = actor_of(user, request)
+
+    def audit_row(s, job_id: int, created: bool) -> None:
+        details = {"job_id": job_id, "created": created, "sha256": got.sha256, "bytes": got.size}
+        audit.record(
+            s, actor, "call.upload", "job", job_id, details, team=meta.get("team"), agent_id=meta.get("agent_id")
+        )
+
+    try:
+        config_hash = request.app.state.config_hash(meta)
+        job_id, created = queue.enqueue(request.app.state.store, final, got.sha256, config_hash, meta, hook=audit_row)
+    except BaseException:
+        if not existed:
+            final.unlink(missing_ok=True)
+        raise
+    status = queue.job_status(request.app.state.store, job_id)
     return UploadOut(job_id=job_id, created=created, status=status["status"] if status else "queued")
 
 
@@ -111,27 +135,14 @@ def _probe(path: Path) -> None:
         raise HTTPException(415, "file: not a readable audio file") from None
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status (and its call id when done)")
-def get_job(job_id: RowId, store: StoreDep, user: Annotated[Principal, Depends(require("jobs:read"))]) -> dict:
-    st = queue.job_status(store, job_id)
-    if st is None:
-        raise HTTPException(404, f"no job {job_id}")
-    return st
-
-
-@router.get("/jobs", summary="Queue overview: counts by status, failures with reasons, throughput, ETA")
-def list_jobs(store: StoreDep, user: Annotated[Principal, Depends(require("jobs:read"))]) -> dict:
-    return queue.stats(store)
-
-
 @router.get("/calls", response_model=Page[CallSummary], summary="List and search calls")
 def list_calls(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("calls:list"))],
-    agent_id: str | None = None,
-    team: str | None = None,
-    start: Annotated[dt.datetime | None, Query(description="Calls started at or after (ISO 8601).")] = None,
-    end: Annotated[dt.datetime | None, Query(description="Calls started before (ISO 8601).")] = None,
+    agent_id: AgentQuery = None,
+    team: TeamQuery = None,
+    start: Annotated[Moment, Query(description="Calls started at or after (ISO 8601).")] = None,
+    end: Annotated[Moment, Query(description="Calls started before (ISO 8601).")] = None,
     request_type: str | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=100, description="Minimum score percent.")] = None,
     max_score: Annotated[float | None, Query(ge=0, le=100, description="Maximum score percent.")] = None,
@@ -145,6 +156,9 @@ def list_calls(
 ) -> dict:
     query = scope_calls(select(Call), user)
     conds = []
+    scored = (min_score, max_score, passed, needs_review)
+    if released_only(user) and any(v is not None for v in scored):
+        conds.append(Call.released_at.is_not(None))  # a filter must not reveal a draft's score either
     if agent_id is not None:
         conds.append(Call.agent_id == agent_id)
     if team is not None:
@@ -168,14 +182,18 @@ def list_calls(
     if needs_review is not None:
         conds.append(Call.needs_review.is_(needs_review))
     if q:
-        if user.role not in PERMISSIONS["calls:transcript"]:
+        access = text_access(user)
+        if access is TextAccess.NONE:
             raise HTTPException(403, f"role '{user.role}' may not search transcripts")
+        # the redacted text for roles that read redacted text: a hidden name is never a hit
+        column = Call.search_text if access is TextAccess.RAW else Call.search_redacted
         for word in q.lower().split()[:8]:
-            conds.append(Call.search_text.contains(word, autoescape=True))
+            conds.append(column.contains(word, autoescape=True))
     query = query.where(*conds)
     total = s.scalar(select(func.count()).select_from(query.subquery()))
     rows = s.scalars(query.order_by(Call.started_at.desc().nulls_last(), Call.id).limit(limit).offset(offset)).all()
-    return {"data": [summary(c) for c in rows], "count": total, "limit": limit, "offset": offset}
+    hide = released_only(user)
+    return {"data": [summary(c, hide) for c in rows], "count": total, "limit": limit, "offset": offset}
 
 
 def _naive(t: dt.datetime) -> dt.datetime:
@@ -183,9 +201,9 @@ def _naive(t: dt.datetime) -> dt.datetime:
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail, summary="A call: turns, metrics, language, evaluation")
-def get_call(call_id: str, s: SessionDep, user: Annotated[Principal, Depends(require("calls:read"))]) -> dict:
+def get_call(call_id: CallId, s: SessionDep, user: Annotated[Principal, Depends(require("calls:read"))]) -> dict:
     call = visible_call(s, call_id, user)
-    return call_view(s, call, user.sees_pii, user.role in PERMISSIONS["calls:transcript"])
+    return call_view(s, call, text_access(user), released_only(user))
 
 
 @router.get(
@@ -193,11 +211,24 @@ def get_call(call_id: str, s: SessionDep, user: Annotated[Principal, Depends(req
     summary="The recording (supports HTTP Range requests)",
     responses={206: {"description": "Partial content"}, 200: {"content": {"audio/*": {}}}},
 )
-def get_audio(call_id: str, s: SessionDep, user: Annotated[Principal, Depends(require("calls:audio"))]):
+def get_audio(
+    call_id: CallId, request: Request, s: SessionDep, user: Annotated[Principal, Depends(require("calls:audio"))]
+):
+    """Every download is in the audit trail (one row per request, with the byte range asked for)."""
     call = visible_call(s, call_id, user)
     if not call.audio_path or not Path(call.audio_path).is_file():
         raise HTTPException(404, f"call {call_id}: the recording is not available on this server")
     p = Path(call.audio_path)
+    audit.record(
+        s,
+        actor_of(user, request),
+        "call.audio",
+        "call",
+        call.id,
+        {"range": request.headers.get("range")},
+        team=call.team,
+        agent_id=call.agent_id,
+    )
     # FileResponse answers Range requests (206, Content-Range) and sends Accept-Ranges.
     return FileResponse(
         p,

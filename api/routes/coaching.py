@@ -1,44 +1,54 @@
-"""Coaching notes: a supervisor writes a note for an agent, linked to calls and items, with a follow-up status."""
+"""Coaching notes: a supervisor writes a note for an agent, linked to calls and items, with a follow-up status.
+
+A supervisor limited to a team reads and changes only the notes of that team's agents (another team's note is "no
+coaching note N", exactly like a missing one). The author never changes; ``edited_by`` names the last editor, and the
+audit trail keeps every change with its before and after.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import func, select
 
-from api.deps import Limit, Offset, Principal, RowId, SessionDep, require, scope_calls
+from api.deps import AgentQuery, Limit, Offset, RowId, SessionDep, actor_of, require
+from api.permissions import Principal, agent_in_scope, scope_calls, scope_notes
 from api.schemas import CoachingIn, CoachingOut, CoachingPatch, Page
+from qa.store import audit
 from qa.store.models import Agent, Call, CoachingNote
 
 router = APIRouter(tags=["coaching"])
+FIELDS = (
+    "id",
+    "agent_id",
+    "author_id",
+    "edited_by",
+    "note",
+    "call_ids",
+    "item_ids",
+    "status",
+    "follow_up_due",
+    "created_at",
+    "updated_at",
+)
+EDITABLE = ("status", "note", "follow_up_due")
 
 
 def _out(n: CoachingNote) -> dict:
-    return {
-        k: getattr(n, k)
-        for k in (
-            "id",
-            "agent_id",
-            "author_id",
-            "note",
-            "call_ids",
-            "item_ids",
-            "status",
-            "follow_up_due",
-            "created_at",
-            "updated_at",
-        )
-    }
+    return {k: getattr(n, k) for k in FIELDS}
 
 
 @router.post("/coaching", status_code=201, response_model=CoachingOut, summary="Record a coaching note")
-def create_note(body: CoachingIn, s: SessionDep, user: Annotated[Principal, Depends(require("coaching:write"))]):
+def create_note(
+    body: CoachingIn,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("coaching:write"))],
+):
     agent = s.get(Agent, body.agent_id)
-    if agent is None:
+    if not agent_in_scope(agent, user):  # another team's agent reads like an unknown one
         raise HTTPException(422, f"agent_id: no agent {body.agent_id!r}")
-    if user.role == "supervisor" and user.team and agent.team != user.team:
-        raise HTTPException(403, f"agent {body.agent_id} is not in team {user.team}")
     if body.call_ids:
         found = set(
             s.scalars(
@@ -58,20 +68,48 @@ def create_note(body: CoachingIn, s: SessionDep, user: Annotated[Principal, Depe
     )
     s.add(n)
     s.flush()
+    audit.record(
+        s,
+        actor_of(user, request),
+        "coaching.create",
+        "coaching_note",
+        n.id,
+        {"after": {k: getattr(n, k) for k in ("note", "status", "follow_up_due", "call_ids", "item_ids")}},
+        team=agent.team if agent else None,
+        agent_id=body.agent_id,
+    )
     return _out(n)
 
 
-@router.patch("/coaching/{note_id}", response_model=CoachingOut, summary="Update a note's follow-up status")
+@router.patch("/coaching/{note_id}", response_model=CoachingOut, summary="Update a note (text, status, follow-up)")
 def update_note(
-    note_id: RowId, body: CoachingPatch, s: SessionDep, user: Annotated[Principal, Depends(require("coaching:write"))]
+    note_id: RowId,
+    body: CoachingPatch,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("coaching:write"))],
 ):
-    n = s.get(CoachingNote, note_id)
+    n = s.scalar(scope_notes(select(CoachingNote).where(CoachingNote.id == note_id), user))
     if n is None:
         raise HTTPException(404, f"no coaching note {note_id}")
-    for k, v in body.model_dump(exclude_unset=True).items():
-        if v is not None:
-            setattr(n, k, v)
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    before = {k: getattr(n, k) for k in changes}
+    for k, v in changes.items():
+        setattr(n, k, v)
+    if changes:
+        n.edited_by = user.id
     s.flush()
+    agent = s.get(Agent, n.agent_id)
+    audit.record(
+        s,
+        actor_of(user, request),
+        "coaching.update",
+        "coaching_note",
+        n.id,
+        {"author_id": n.author_id, "before": before, "after": changes},
+        team=agent.team if agent else None,
+        agent_id=n.agent_id,
+    )
     return _out(n)
 
 
@@ -79,16 +117,12 @@ def update_note(
 def list_notes(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("coaching:read"))],
-    agent_id: str | None = None,
+    agent_id: AgentQuery = None,
     status: Annotated[str | None, Query(pattern="^(open|in_progress|done)$")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    q = select(CoachingNote)
-    if user.role == "agent":
-        q = q.where(CoachingNote.agent_id == (user.agent_id or "\x00"))
-    elif user.role == "supervisor" and user.team:
-        q = q.join(Agent, Agent.id == CoachingNote.agent_id).where(Agent.team == user.team)
+    q = scope_notes(select(CoachingNote), user)
     if agent_id:
         q = q.where(CoachingNote.agent_id == agent_id)
     if status:

@@ -1,4 +1,6 @@
-"""Trends for supervisors (and an agent's own), and HR exports: CSV, XLSX, and a PDF report with a trend chart."""
+"""Trends for supervisors (and an agent's own), and HR exports: CSV, XLSX, and a PDF report with a trend chart.
+Every export is in the audit trail (who, which filters, how many rows). Agents' trends count released evaluations
+only. Dates outside 1900-2999 are a 422 (they would overflow date arithmetic)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,15 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.deps import Principal, SessionDep, require, scope_calls
+from api.deps import AgentQuery, Day, SessionDep, TeamQuery, actor_of, require
+from api.permissions import Principal, released_only, scope_calls
 from qa.exports.reports import to_csv, to_pdf, to_xlsx
+from qa.store import audit
 from qa.store.models import Call
 from qa.store.reports import evaluated_calls, export_rows, light_calls, trends
 
@@ -25,6 +30,8 @@ def _calls(user: Principal, agent_id: str | None, team: str | None, start: dt.da
             raise HTTPException(403, "an agent sees only their own trend")
         agent_id = user.agent_id
     q = scope_calls(select(Call).where(Call.percent.is_not(None)), user)
+    if released_only(user):
+        q = q.where(Call.released_at.is_not(None))
     if agent_id:
         q = q.where(Call.agent_id == agent_id)
     if team:
@@ -42,14 +49,39 @@ def _calls(user: Principal, agent_id: str | None, team: str | None, start: dt.da
 def get_trends(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("trends:read"))],
-    agent_id: str | None = None,
-    team: str | None = None,
+    agent_id: AgentQuery = None,
+    team: TeamQuery = None,
     period: Period = "week",
-    start: Annotated[dt.date | None, Query(description="First day (inclusive).")] = None,
-    end: Annotated[dt.date | None, Query(description="Last day (inclusive).")] = None,
+    start: Annotated[Day, Query(description="First day (inclusive).")] = None,
+    end: Annotated[Day, Query(description="Last day (inclusive).")] = None,
 ):
     q, agent_id = _calls(user, agent_id, team, start, end)
     return {"agent_id": agent_id, "team": team, **trends(light_calls(s, q), period)}
+
+
+def _audit_export(
+    s: Session,
+    request: Request,
+    user: Principal,
+    what: str,
+    agent_id: str | None,
+    team: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    rows: int,
+) -> None:
+    filters = {"agent_id": agent_id, "team": team, "start": start, "end": end}
+    scope_team = team or (user.team if user.limited_to_team else None)
+    audit.record(
+        s,
+        actor_of(user, request),
+        "export",
+        "export",
+        what,
+        {"filters": filters, "rows": rows},
+        team=scope_team,
+        agent_id=agent_id,
+    )
 
 
 def _filename(name: str) -> str:
@@ -74,15 +106,17 @@ def _span(start: dt.date | None, end: dt.date | None) -> str:
 )
 def export_evaluations(
     fmt: Literal["csv", "xlsx"],
+    request: Request,
     s: SessionDep,
     user: Annotated[Principal, Depends(require("exports:read"))],
-    agent_id: str | None = None,
-    team: str | None = None,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    agent_id: AgentQuery = None,
+    team: TeamQuery = None,
+    start: Annotated[Day, Query(description="First day (inclusive).")] = None,
+    end: Annotated[Day, Query(description="Last day (inclusive).")] = None,
 ):
     q, agent_id = _calls(user, agent_id, team, start, end)
     header, rows = export_rows(evaluated_calls(s, q))
+    _audit_export(s, request, user, f"evaluations.{fmt}", agent_id, team, start, end, len(rows))
     name = _filename(f"evaluations-{agent_id or team or 'all'}-{start or 'all'}-{end or 'now'}")
     if fmt == "csv":
         return Response(
@@ -105,15 +139,17 @@ def export_evaluations(
 def export_report(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("exports:read"))],
-    agent_id: str | None = None,
-    team: str | None = None,
+    request: Request,
+    agent_id: AgentQuery = None,
+    team: TeamQuery = None,
     period: Period = "week",
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    start: Annotated[Day, Query(description="First day (inclusive).")] = None,
+    end: Annotated[Day, Query(description="Last day (inclusive).")] = None,
 ):
     q, agent_id = _calls(user, agent_id, team, start, end)
     rows = evaluated_calls(s, q)
     header, table = export_rows(rows)
+    _audit_export(s, request, user, "report.pdf", agent_id, team, start, end, len(table))
     pdf = to_pdf(
         f"QA evaluation report: {_label(agent_id, team)}",
         _span(start, end),

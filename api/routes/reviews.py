@@ -1,56 +1,25 @@
-"""Review work on evaluations: overrides per item, calibration sessions, disputes."""
+"""Review work around evaluations: calibration sessions (answers append-only, latest wins, history kept) and
+disputes (an agent disputes an item of a released evaluation; a supervisor or admin resolves it, accepting with the
+new answer or rejecting)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from api.deps import Limit, Offset, Principal, RowId, SessionDep, require, scope_calls, visible_call
-from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, OverrideIn, Page
-from qa.store.calls import current_evaluation, refresh_call_score
+from api.deps import CallId, Limit, Offset, RowId, SessionDep, actor_of, require, visible_call
+from api.permissions import Principal, scope_calls
+from api.routes.evaluations import answers, evaluation_of, item_ids, policy
+from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, Page
+from qa.store import audit, lifecycle
+from qa.store.calls import refresh_call_score
 from qa.store.models import CalibrationAnswer, CalibrationSession, Call, Dispute, EvaluationRow, Review, User, utcnow
 from qa.store.reports import agreement
-from qa.store.views import evaluation_view
 
 router = APIRouter(tags=["reviews"])
-
-
-def _evaluation(s, call: Call) -> EvaluationRow:
-    ev = current_evaluation(s, call.id)
-    if ev is None:
-        raise HTTPException(404, f"call {call.id} has no evaluation (no scorecard applied)")
-    return ev
-
-
-def _item_ids(ev: EvaluationRow) -> list[str]:
-    return [it["id"] for it in ev.data["items"]]
-
-
-@router.get("/calls/{call_id}/evaluation", summary="The evaluation: automatic and reviewed answers, evidence")
-def get_evaluation(call_id: str, s: SessionDep, user: Annotated[Principal, Depends(require("evaluations:read"))]):
-    call = visible_call(s, call_id, user)
-    _evaluation(s, call)
-    return evaluation_view(s, call, user.sees_pii)
-
-
-@router.put("/calls/{call_id}/evaluation/items/{item_id}", summary="Override one item's answer, with a comment")
-def override_item(
-    call_id: str,
-    item_id: str,
-    body: OverrideIn,
-    s: SessionDep,
-    user: Annotated[Principal, Depends(require("evaluations:override"))],
-):
-    call = visible_call(s, call_id, user)
-    ev = _evaluation(s, call)
-    if item_id not in _item_ids(ev):
-        raise HTTPException(404, f"item {item_id!r} is not on scorecard {ev.scorecard_id} ({', '.join(_item_ids(ev))})")
-    s.add(Review(evaluation_id=ev.id, item_id=item_id, answer=body.answer, comment=body.comment, reviewer_id=user.id))
-    s.flush()
-    refresh_call_score(s, call, ev)
-    return evaluation_view(s, call, user.sees_pii)
 
 
 # ------------------------------------------------------------------------------------------------------ calibration
@@ -58,65 +27,85 @@ def override_item(
 
 @router.post("/calibrations", status_code=201, summary="Start a calibration session on a call")
 def create_calibration(
-    body: CalibrationIn, s: SessionDep, user: Annotated[Principal, Depends(require("calibration:manage"))]
+    body: CalibrationIn,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("calibration:manage"))],
 ):
     call = visible_call(s, body.call_id, user)
-    _evaluation(s, call)
+    evaluation_of(s, call)
     cs = CalibrationSession(call_id=call.id, name=body.name, created_by=user.id)
     s.add(cs)
     s.flush()
+    audit.record(
+        s,
+        actor_of(user, request),
+        "calibration.create",
+        "calibration",
+        cs.id,
+        {"call_id": call.id, "name": body.name},
+        team=call.team,
+        agent_id=call.agent_id,
+    )
     return {"id": cs.id, "call_id": call.id, "name": cs.name}
 
 
-def _session(s, session_id: int) -> CalibrationSession:
+def _session_call(s: Session, session_id: int, user: Principal) -> tuple[CalibrationSession, Call]:
+    """The session and its call; 404 "no calibration session" alike for a missing one and another team's."""
     cs = s.get(CalibrationSession, session_id)
-    if cs is None:
+    call = None if cs is None else s.scalar(scope_calls(select(Call).where(Call.id == cs.call_id), user))
+    if cs is None or call is None:
         raise HTTPException(404, f"no calibration session {session_id}")
-    return cs
+    return cs, call
 
 
-@router.put("/calibrations/{session_id}/answers", summary="A reviewer's answers in a calibration session")
+@router.put("/calibrations/{session_id}/answers", summary="A reviewer's answers in a calibration session (kept)")
 def score_calibration(
     session_id: RowId,
     body: CalibrationScoresIn,
+    request: Request,
     s: SessionDep,
     user: Annotated[Principal, Depends(require("calibration:score"))],
 ):
-    cs = _session(s, session_id)
-    call = visible_call(s, cs.call_id, user)
-    ev = _evaluation(s, call)
-    unknown = sorted(set(body.answers) - set(_item_ids(ev)))
+    cs, call = _session_call(s, session_id, user)
+    ev = evaluation_of(s, call)
+    unknown = sorted(set(body.answers) - set(item_ids(ev)))
     if unknown:
         raise HTTPException(422, f"answers: unknown item(s) {', '.join(unknown)} on scorecard {ev.scorecard_id}")
-    for item, answer in body.answers.items():
-        row = s.scalar(
-            select(CalibrationAnswer).where(
-                CalibrationAnswer.session_id == cs.id,
-                CalibrationAnswer.reviewer_id == user.id,
-                CalibrationAnswer.item_id == item,
-            )
-        )
-        if row is None:
-            s.add(CalibrationAnswer(session_id=cs.id, reviewer_id=user.id, item_id=item, answer=answer))
-        else:
-            row.answer = answer
+    for item, answer in body.answers.items():  # appended: an earlier answer stays in the history
+        s.add(CalibrationAnswer(session_id=cs.id, reviewer_id=user.id, item_id=item, answer=answer))
     s.flush()
+    audit.record(
+        s,
+        actor_of(user, request),
+        "calibration.answer",
+        "calibration",
+        cs.id,
+        {"call_id": call.id, "answers": dict(body.answers)},
+        team=call.team,
+        agent_id=call.agent_id,
+    )
     return calibration_result(session_id, s, user)
 
 
-@router.get("/calibrations/{session_id}", summary="Agreement between reviewers, and with the automatic answers")
+@router.get("/calibrations/{session_id}", summary="Agreement between reviewers (latest answers) and the history")
 def calibration_result(
     session_id: RowId, s: SessionDep, user: Annotated[Principal, Depends(require("calibration:read"))]
 ):
-    cs = _session(s, session_id)
-    call = visible_call(s, cs.call_id, user)
-    ev = _evaluation(s, call)
+    cs, call = _session_call(s, session_id, user)
+    ev = evaluation_of(s, call)
     names = dict(s.execute(select(User.id, User.name)).all())
-    answers: dict[str, dict[str, str]] = {}
-    for a in s.scalars(select(CalibrationAnswer).where(CalibrationAnswer.session_id == cs.id)):
-        answers.setdefault(names.get(a.reviewer_id, str(a.reviewer_id)), {})[a.item_id] = a.answer
+    latest: dict[str, dict[str, str]] = {}
+    history = []
+    rows = s.scalars(
+        select(CalibrationAnswer).where(CalibrationAnswer.session_id == cs.id).order_by(CalibrationAnswer.id)
+    )
+    for a in rows:
+        who = names.get(a.reviewer_id, str(a.reviewer_id))
+        latest.setdefault(who, {})[a.item_id] = a.answer  # in id order: the latest wins
+        history.append({"reviewer": who, "item": a.item_id, "answer": a.answer, "at": a.created_at})
     automatic = {it["id"]: it["answer"] for it in ev.data["items"]}
-    return {"id": cs.id, "call_id": cs.call_id, "name": cs.name, **agreement(answers, automatic)}
+    return {"id": cs.id, "call_id": cs.call_id, "name": cs.name, **agreement(latest, automatic), "history": history}
 
 
 # --------------------------------------------------------------------------------------------------------- disputes
@@ -139,23 +128,34 @@ def _dispute_out(d: Dispute, call_id: str) -> dict:
     "/calls/{call_id}/disputes",
     status_code=201,
     response_model=DisputeOut,
-    summary="An agent disputes an item of their own evaluation",
+    summary="An agent disputes an item of their released evaluation (within the window, limited per item)",
 )
 def create_dispute(
-    call_id: str, body: DisputeIn, s: SessionDep, user: Annotated[Principal, Depends(require("disputes:create"))]
+    call_id: CallId,
+    body: DisputeIn,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("disputes:create"))],
 ):
     call = visible_call(s, call_id, user)  # agents see only their own calls
-    ev = _evaluation(s, call)
-    if body.item_id not in _item_ids(ev):
+    ev = evaluation_of(s, call, user)
+    if body.item_id not in item_ids(ev):
         raise HTTPException(422, f"item_id: {body.item_id!r} is not on scorecard {ev.scorecard_id}")
-    open_ = s.scalar(
-        select(Dispute).where(Dispute.evaluation_id == ev.id, Dispute.item_id == body.item_id, Dispute.status == "open")
-    )
-    if open_ is not None:
-        raise HTTPException(409, f"item {body.item_id} already has an open dispute ({open_.id})")
+    lifecycle.check_dispute(s, ev, call, body.item_id, policy(request))
     d = Dispute(evaluation_id=ev.id, item_id=body.item_id, agent_user_id=user.id, reason=body.reason)
     s.add(d)
+    lifecycle.after_dispute(ev)
     s.flush()
+    audit.record(
+        s,
+        actor_of(user, request),
+        "dispute.create",
+        "dispute",
+        d.id,
+        {"call_id": call.id, "item": body.item_id, "reason": body.reason},
+        team=call.team,
+        agent_id=call.agent_id,
+    )
     return _dispute_out(d, call.id)
 
 
@@ -183,22 +183,58 @@ def list_disputes(
 @router.post(
     "/disputes/{dispute_id}/resolve",
     response_model=DisputeOut,
-    summary="Accept or reject a dispute with a reason (accepted: the item goes back to review)",
+    summary="Accept a dispute with the item's new answer, or reject it; with a reason",
 )
 def resolve_dispute(
     dispute_id: RowId,
     body: DisputeResolveIn,
+    request: Request,
     s: SessionDep,
     user: Annotated[Principal, Depends(require("disputes:resolve"))],
 ):
     d = s.get(Dispute, dispute_id)
-    if d is None:
+    ev = None if d is None else s.get(EvaluationRow, d.evaluation_id)
+    call = None if ev is None else s.scalar(scope_calls(select(Call).where(Call.id == ev.call_id), user))
+    if d is None or ev is None or call is None:  # another team's dispute reads exactly like a missing one
         raise HTTPException(404, f"no dispute {dispute_id}")
-    ev = s.get(EvaluationRow, d.evaluation_id)
-    call = visible_call(s, ev.call_id, user)
     if d.status != "open":
         raise HTTPException(409, f"dispute {dispute_id} is already {d.status}")
+    if body.status == "accepted" and body.answer is None:
+        raise HTTPException(422, "answer: required when accepting a dispute (the item's new answer)")
+    if body.status == "rejected" and body.answer is not None:
+        raise HTTPException(422, "answer: only with status accepted (a rejected dispute changes nothing)")
+    before = answers(s, ev)[d.item_id]
     d.status, d.resolution, d.resolved_by, d.resolved_at = body.status, body.reason, user.id, utcnow()
+    if body.answer is not None:
+        comment = f"dispute {d.id} accepted: {body.reason}"
+        s.add(
+            Review(
+                evaluation_id=ev.id,
+                item_id=d.item_id,
+                answer=body.answer,
+                comment=comment,
+                reviewer_id=user.id,
+                dispute_id=d.id,
+            )
+        )
     s.flush()
-    refresh_call_score(s, call)
+    lifecycle.after_resolution(s, ev)
+    refresh_call_score(s, call)  # the current evaluation (a dispute may be about an older one)
+    audit.record(
+        s,
+        actor_of(user, request),
+        "dispute.resolve",
+        "dispute",
+        d.id,
+        {
+            "call_id": call.id,
+            "item": d.item_id,
+            "status": body.status,
+            "reason": body.reason,
+            "before": before,
+            "after": body.answer or before,
+        },
+        team=call.team,
+        agent_id=call.agent_id,
+    )
     return _dispute_out(d, call.id)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
+
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 forbids (TAB, LF, CR are fine)
 
 
 def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
@@ -19,9 +22,14 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")  # BOM: Excel opens UTF-8 CSV correctly
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as the start of a formula (OWASP)
+
+
 def _cell_text(v: Any) -> str:
-    s = str(v)
-    return "'" + s if s[:1] in ("=", "+", "-", "@") and not _is_number(s) else s  # no formula injection
+    """A cell's text that no spreadsheet will run: a leading formula character gets a quote in front (numbers such
+    as -3.5 stay numbers), and characters an XLSX cannot hold (control characters) become U+FFFD."""
+    s = _ILLEGAL.sub("\ufffd", str(v))
+    return "'" + s if s[:1] in FORMULA_STARTS and not _is_number(s) else s
 
 
 def _is_number(s: str) -> bool:

@@ -3,8 +3,10 @@
 A job is one recording (or transcript) to process. Workers claim jobs atomically: ``SELECT ... FOR UPDATE SKIP
 LOCKED`` on PostgreSQL; on SQLite a single ``UPDATE ... WHERE id = (SELECT ...) RETURNING`` (one statement holds
 SQLite's write lock, so two workers can never claim the same row). A claim is a lease: a worker that dies stops
-renewing it, and the job is claimed again after the lease expires. A result is committed in the same transaction
-that marks the job done, and only if this worker still holds the lease, so a call is stored exactly once.
+renewing it, and the job is claimed again after the lease expires. Leases are short (30 s, renewed every 10 s by
+the worker's heartbeat), so a job whose worker was killed is taken over within about half a minute. A result is
+committed in the same transaction that marks the job done, and only if this worker still holds the lease, so a call
+is stored exactly once.
 
 Transient failures (an internal error, output or database trouble) are retried with exponential backoff up to
 ``max_attempts``; a file that can never succeed (not audio, corrupt, empty, silent, too long) fails at once with its
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from qa.store.models import Job, utcnow
 
 log = logging.getLogger("qa.queue")
 
-LEASE_S = 600.0
+LEASE_S = 30.0  # a dead worker's job is taken over after this; the heartbeat renews every LEASE_S / 3
 BACKOFF_S = (5.0, 30.0, 120.0, 600.0)
 
 
@@ -50,31 +53,41 @@ def enqueue(
     meta: dict[str, Any] | None = None,
     max_attempts: int = 3,
     retry_failed: bool = False,
+    hook: Callable[[Session, int, bool], None] | None = None,
 ) -> tuple[int, bool]:
     """(job id, created). The same input with the same pipeline config is one job (idempotent); a failed one is
-    queued again only with ``retry_failed``."""
-    with store.session() as s:
-        existing = s.scalar(select(Job).where(Job.input_sha256 == input_sha256, Job.config_hash == config_hash))
-        if existing is not None:
-            if retry_failed and existing.status == "failed":
-                existing.status, existing.attempts, existing.error, existing.error_kind = "queued", 0, None, None
-                existing.not_before, existing.path = utcnow(), str(path)
-            return existing.id, False
+    queued again only with ``retry_failed``. ``hook(session, job_id, created)`` runs in the same transaction (the
+    API writes its audit row there)."""
+    meta = meta or {}
+    team = meta.get("team")
     try:
         with store.session() as s:
+            existing = s.scalar(select(Job).where(Job.input_sha256 == input_sha256, Job.config_hash == config_hash))
+            if existing is not None:
+                if retry_failed and existing.status == "failed":
+                    existing.status, existing.attempts, existing.error, existing.error_kind = "queued", 0, None, None
+                    existing.not_before, existing.path = utcnow(), str(path)
+                if hook:
+                    hook(s, existing.id, False)
+                return existing.id, False
             job = Job(
                 path=str(path),
-                meta=meta or {},
+                meta=meta,
+                team=str(team) if team else None,
                 input_sha256=input_sha256,
                 config_hash=config_hash,
                 max_attempts=max_attempts,
             )
             s.add(job)
             s.flush()
+            if hook:
+                hook(s, job.id, True)
             return job.id, True
     except IntegrityError:  # another process enqueued the same input a moment ago
         with store.session() as s:
             job_id = s.scalar(select(Job.id).where(Job.input_sha256 == input_sha256, Job.config_hash == config_hash))
+            if hook:
+                hook(s, int(job_id), False)
             return int(job_id), False
 
 
@@ -170,22 +183,28 @@ def fail(store: Store, job: Claimed, kind: str, message: str, permanent: bool) -
     return "failed" if final else "queued"
 
 
-def counts(store: Store) -> dict[str, int]:
+def counts(store: Store, team: str | None = None) -> dict[str, int]:
     with store.session() as s:
-        rows = s.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+        q = select(Job.status, func.count()).group_by(Job.status)
+        rows = s.execute(q.where(Job.team == team) if team else q).all()
     out = {k: 0 for k in ("queued", "running", "done", "failed")}
     out.update({k: int(v) for k, v in rows})
     return out
 
 
-def stats(store: Store, window_s: float = 600.0) -> dict[str, Any]:
-    """Counts by status, failures with reasons, recent throughput (jobs/min over the window) and an ETA."""
-    c = counts(store)
+def stats(store: Store, window_s: float = 600.0, team: str | None = None) -> dict[str, Any]:
+    """Counts by status, failures with reasons, recent throughput (jobs/min over the window) and an ETA; with
+    ``team``, of that team's jobs only."""
+    c = counts(store, team)
     since = utcnow() - dt.timedelta(seconds=window_s)
+    scope = (Job.team == team,) if team else ()
     with store.session() as s:
-        recent = s.scalar(select(func.count()).where(Job.status == "done", Job.finished_at >= since)) or 0
+        recent = s.scalar(select(func.count()).where(Job.status == "done", Job.finished_at >= since, *scope)) or 0
         failures = s.execute(
-            select(Job.id, Job.path, Job.error_kind, Job.error).where(Job.status == "failed").order_by(Job.id).limit(50)
+            select(Job.id, Job.path, Job.error_kind, Job.error)
+            .where(Job.status == "failed", *scope)
+            .order_by(Job.id)
+            .limit(50)
         ).all()
     per_min = recent / (window_s / 60.0)
     left = c["queued"] + c["running"]
@@ -197,13 +216,15 @@ def stats(store: Store, window_s: float = 600.0) -> dict[str, Any]:
     }
 
 
-def job_status(store: Store, job_id: int) -> dict[str, Any] | None:
+def job_status(store: Store, job_id: int, team: str | None = None) -> dict[str, Any] | None:
+    """A job's status; None when there is no such job (or, with ``team``, when it is another team's)."""
     with store.session() as s:
         j = s.get(Job, job_id)
-        if j is None:
+        if j is None or (team and j.team != team):
             return None
         return {
             "id": j.id,
+            "path": j.path,
             "status": j.status,
             "attempts": j.attempts,
             "call_id": j.call_id,

@@ -57,19 +57,23 @@ def _wait_for_db(store: Store, stop: threading.Event, stats: WorkerStats) -> boo
 
 
 class _Heartbeat(threading.Thread):
-    """Renews the lease of the job being processed, so a long call is not taken over by another worker."""
+    """Renews the lease of the job being processed every third of the lease, so a live worker keeps its job
+    however long the call takes, while a killed one loses it one lease after its last renewal. A renewal that
+    fails (database busy or away) is tried again after a second, not a third of the lease."""
 
     def __init__(self, store: Store, job: queue.Claimed, lease_s: float):
-        super().__init__(daemon=True)
+        super().__init__(daemon=True, name=f"qa-heartbeat-{job.id}")
         self.store, self.job, self.lease_s = store, job, lease_s
         self.halt = threading.Event()
 
     def run(self) -> None:
-        while not self.halt.wait(self.lease_s / 3):
+        wait = self.lease_s / 3
+        while not self.halt.wait(wait):
             try:
                 queue.renew(self.store, self.job, self.lease_s)
+                wait = self.lease_s / 3
             except DB_ERRORS:
-                pass  # the main loop notices an outage when it stores the result
+                wait = min(1.0, self.lease_s / 3)  # the main loop notices an outage when it stores the result
 
     def stop(self) -> None:
         self.halt.set()

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from qa.identifiers import IdentifierError, check_identifier
 from qa.store.models import Agent, Analysis, Call, Dispute, EvaluationRow, Review, Team, TurnRow, utcnow
+from qa.store.scrub import strip_document
 
 STAGE_FIELDS = {  # analyses rows: (stage key in the document's "stages", document field)
     "metrics": ("metrics", "metrics"),
@@ -28,9 +30,9 @@ def parse_time(value: str | None) -> dt.datetime | None:
         return None
     try:
         t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+    except (ValueError, OverflowError):  # not a time, or one that leaves the calendar when moved to UTC
         return None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def _ensure_agent(s: Session, agent_id: str | None, team: str | None) -> None:
@@ -55,16 +57,25 @@ def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None =
     if not sha or "turns" not in doc:
         raise ValueError("not a call document (no audio.sha256 or turns)")
     meta = doc.get("metadata") or {}
+    for key in ("agent_id", "team", "queue"):
+        if meta.get(key) is not None:
+            try:
+                check_identifier(meta[key], f"metadata.{key}")
+            except IdentifierError as exc:
+                raise ValueError(str(exc)) from None
     _ensure_agent(s, meta.get("agent_id"), meta.get("team"))
     call = s.scalar(select(Call).where(Call.audio_sha256 == sha))
     created = call is None
     if created:
         call = Call(id=doc["call_id"], audio_sha256=sha)
         s.add(call)
+    elif call.transcript_removed_at is not None:  # retention or erasure removed it: a re-import must not restore it
+        doc = strip_document(dict(doc))
     rt = doc.get("request_type") or {}
     caller = (doc.get("sentiment") or {}).get("caller") or {}
-    call.source = str(doc.get("source", ""))
-    call.audio_path = audio_path or call.audio_path
+    call.source = "erased" if call.erased_at else str(doc.get("source", ""))
+    if call.audio_removed_at is None:
+        call.audio_path = audio_path or call.audio_path
     call.duration_s = float(audio.get("duration_s") or 0.0)
     call.channel_layout = str(doc.get("channel_layout", ""))
     call.agent_id, call.team = meta.get("agent_id"), meta.get("team")
@@ -77,15 +88,16 @@ def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None =
     call.caller_sentiment_change = caller.get("change")
     call.caller_negative = caller.get("was_negative")
     call.config_hash = str(doc.get("config_hash", ""))
+    redacted = doc.get("redacted") or doc["turns"]
     call.search_text = " ".join(t["text"] for t in doc["turns"]).lower()
+    call.search_redacted = " ".join(t.get("text", "") for t in redacted).lower()
     call.document = dict(doc)
     s.flush()
 
     if not created:
         s.execute(delete(TurnRow).where(TurnRow.call_id == call.id))
         s.execute(delete(Analysis).where(Analysis.call_id == call.id))
-    redacted = doc.get("redacted") or doc["turns"]
-    for i, t in enumerate(doc["turns"]):
+    for i, t in enumerate(doc["turns"] if call.transcript_removed_at is None else []):
         red = redacted[i]["text"] if i < len(redacted) else t["text"]
         s.add(
             TurnRow(
@@ -131,16 +143,29 @@ def current_evaluation(s: Session, call_id: str) -> EvaluationRow | None:
     return s.scalar(select(EvaluationRow).where(EvaluationRow.call_id == call_id, EvaluationRow.current.is_(True)))
 
 
+def _override(r: Review) -> dict[str, Any]:
+    return {
+        "answer": r.answer,
+        "comment": r.comment,
+        "reviewer_id": r.reviewer_id,
+        "at": r.created_at.isoformat(),
+        "dispute_id": r.dispute_id,
+    }
+
+
 def final_evaluation(ev: EvaluationRow, reviews: list[Review], disputes: Mapping[str, str] | None = None) -> dict:
-    """The evaluation with each item's automatic answer, the reviewer's answer (latest override) and the final one,
-    and the totals recomputed from the final answers with the scorecard's own rules (section weights, pass mark,
-    critical items failing the call or the section)."""
+    """The evaluation with each item's automatic answer, the reviewer's answer (latest override), every override
+    in order (``overrides``: a later one never hides an earlier one) and the final answer, and the totals
+    recomputed from the final answers with the scorecard's own rules (section weights, pass mark, critical items
+    failing the call or the section)."""
     data = ev.data
     rules = data.get("rules") or {}
     disputes = disputes or {}
     latest: dict[str, Review] = {}
+    history: dict[str, list[dict[str, Any]]] = {}
     for r in sorted(reviews, key=lambda r: (r.created_at, r.id)):
         latest[r.item_id] = r
+        history.setdefault(r.item_id, []).append(_override(r))
     items = []
     for it in data["items"]:
         r = latest.get(it["id"])
@@ -151,18 +176,15 @@ def final_evaluation(ev: EvaluationRow, reviews: list[Review], disputes: Mapping
             {
                 **it,
                 "automatic_answer": it["answer"],
-                "override": None
-                if r is None
-                else {
-                    "answer": r.answer,
-                    "comment": r.comment,
-                    "reviewer_id": r.reviewer_id,
-                    "at": r.created_at.isoformat(),
-                },
+                "override": None if r is None else _override(r),
+                "overrides": history.get(it["id"], []),
                 "answer": final,
                 "points": possible if final == "yes" else 0.0,
                 "max_points": possible if scored else 0.0,
-                "needs_review": (bool(it["needs_review"]) and r is None) or disputes.get(it["id"]) == "accepted",
+                # an accepted dispute without a new answer (made before answers came with the resolution) goes back
+                # to a reviewer
+                "needs_review": bool(it["needs_review"]) and r is None
+                or (disputes.get(it["id"]) == "accepted" and r is None),
                 "dispute": disputes.get(it["id"]),
             }
         )
@@ -211,7 +233,9 @@ def refresh_call_score(s: Session, call: Call, ev: EvaluationRow | None = None) 
     if ev is None:
         call.score = call.max_score = call.percent = call.passed = call.answers = None
         call.needs_review = False
+        call.released_at = None
         return None
+    call.released_at = ev.released_at if ev.state != "draft" else None
     reviews = list(s.scalars(select(Review).where(Review.evaluation_id == ev.id)))
     disputes = {d.item_id: d.status for d in s.scalars(select(Dispute).where(Dispute.evaluation_id == ev.id))}
     final = final_evaluation(ev, reviews, disputes)

@@ -4,6 +4,7 @@ psycopg 3. The schema is created and upgraded by Alembic (``migrate``), never by
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,31 +38,55 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+BUSY_TIMEOUT_S = 30.0
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does; its -wal and -shm files get the same mode."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            log.warning("%s can be read by other users of this machine (chmod 600 it)", path.name)
+        return
+    os.close(fd)
+
+
+def make_engine(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
+    """``busy_timeout_s``: how long a statement waits for another writer's lock (SQLite) or a row/advisory lock
+    (PostgreSQL ``lock_timeout``) before it fails; the API turns that failure into 503 with Retry-After."""
     url = normalize_url(url)
     try:
         u = make_url(url)
     except ArgumentError:
         raise StoreError(f"--db: not a database URL: {url!r} (e.g. sqlite:///qa.db or postgresql://host/db)") from None
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            parent = Path(u.database).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise StoreError(f"--db: folder {parent} does not exist")
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            path = Path(u.database).expanduser().resolve()
+            if not path.parent.is_dir():
+                raise StoreError(f"--db: folder {path.parent} does not exist")
+            _create_private(path)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
+        busy_ms = int(busy_timeout_s * 1000)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
     if u.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"options": f"-c lock_timeout={int(busy_timeout_s * 1000)}"},
+        )
     raise StoreError(f"--db: unsupported database {u.get_backend_name()!r}; use sqlite:/// or postgresql://")
 
 
@@ -106,8 +131,8 @@ class Store:
         return inspect(self.engine).get_table_names()
 
 
-def open_store(url: str = DEFAULT_URL, upgrade: bool = True) -> Store:
-    engine = make_engine(url)
+def open_store(url: str = DEFAULT_URL, upgrade: bool = True, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Store:
+    engine = make_engine(url, busy_timeout_s)
     try:
         if upgrade:
             migrate(engine)

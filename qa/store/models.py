@@ -57,6 +57,9 @@ class User(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the API key; the key is never stored
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    key_created_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # when the current key was issued
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the key stops working then (None: never)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # updated at most once a minute
 
 
 class Call(Base):
@@ -87,6 +90,13 @@ class Call(Base):
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # item id -> final answer (for trends)
     search_text: Mapped[str] = mapped_column(Text, default="")  # lower-cased transcript for full-text search
+    # The same from the redacted turns: what roles that see redacted text search (a hit never confirms a hidden name).
+    search_redacted: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # When the current evaluation was released to the agent (None: draft or no evaluation): what agents may see.
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    audio_removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # retention or erasure
+    transcript_removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # retention or erasure
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # a records request: never restored by a re-import
     config_hash: Mapped[str] = mapped_column(String(32))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)  # the call JSON as written by `qa process`
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -146,6 +156,14 @@ class EvaluationRow(Base):
     auto_passed: Mapped[bool] = mapped_column(Boolean)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the automatic evaluation as in the call JSON
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Lifecycle (qa/store/lifecycle.py): draft -> released -> acknowledged | disputed -> final.
+    state: Mapped[str] = mapped_column(String(20), default="draft", server_default="draft")
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    dispute_until: Mapped[dt.datetime | None] = mapped_column(DateTime)  # released_at + the dispute window
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finalized_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finalized_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     __table_args__ = (UniqueConstraint("call_id", "scorecard_hash"),)
 
 
@@ -160,6 +178,7 @@ class Review(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("disputes.id"))  # set when a dispute resolution made it
 
 
 class CalibrationSession(Base):
@@ -172,13 +191,15 @@ class CalibrationSession(Base):
 
 
 class CalibrationAnswer(Base):
+    """Append-only: a reviewer who changes an answer adds a row; the latest (highest id) wins, the rest is history."""
+
     __tablename__ = "calibration_answers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     item_id: Mapped[str] = mapped_column(String(100))
     answer: Mapped[str] = mapped_column(String(10))
-    __table_args__ = (UniqueConstraint("session_id", "reviewer_id", "item_id"),)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Dispute(Base):
@@ -207,6 +228,7 @@ class CoachingNote(Base):
     follow_up_due: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    edited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the last editor (author_id never changes)
 
 
 class Job(Base):
@@ -216,6 +238,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    team: Mapped[str | None] = mapped_column(String(100))  # from meta: a supervisor sees their team's jobs only
     input_sha256: Mapped[str] = mapped_column(String(64))
     config_hash: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | done | failed
@@ -233,4 +256,33 @@ class Job(Base):
     __table_args__ = (
         UniqueConstraint("input_sha256", "config_hash"),
         Index("ix_jobs_status_not_before", "status", "not_before"),
+        Index("ix_jobs_team", "team"),
+    )
+
+
+class AuditRow(Base):
+    """The audit trail (qa/store/audit.py): append-only, one row per action, each row chained to the previous one by
+    a SHA-256 hash so that an edited or deleted row is detected (``qa audit verify``). Never holds transcript text."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # previous id + 1, no gaps
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the trail outlives any row it names
+    actor_name: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    client: Mapped[str | None] = mapped_column(String(100))  # the client address, or "cli"
+    action: Mapped[str] = mapped_column(String(50))
+    object_type: Mapped[str] = mapped_column(String(50))
+    object_id: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(100))  # the team the object belongs to (supervisor scoping)
+    agent_id: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_action", "action"),
+        Index("ix_audit_team", "team"),
+        Index("ix_audit_object", "object_type", "object_id"),
+        Index("ix_audit_actor", "actor_name"),
     )

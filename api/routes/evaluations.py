@@ -1,0 +1,166 @@
+"""A call's evaluation: read it (cut to the role), override an item (with a comment), and move it through its
+lifecycle (release to the agent, acknowledge, finalize; see qa/store/lifecycle.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from api.deps import CallId, ItemId, SessionDep, actor_of, require, visible_call
+from api.permissions import Principal, released_only, text_access
+from api.schemas import OverrideIn
+from qa.store import audit, lifecycle
+from qa.store.calls import current_evaluation, final_evaluation, refresh_call_score
+from qa.store.models import Call, EvaluationRow, Review
+from qa.store.views import evaluation_view
+
+router = APIRouter(tags=["evaluations"])
+
+
+def evaluation_of(s: Session, call: Call, user: Principal | None = None) -> EvaluationRow:
+    ev = current_evaluation(s, call.id)
+    if ev is None:
+        raise HTTPException(404, f"call {call.id} has no evaluation (no scorecard applied)")
+    if user is not None and released_only(user) and ev.state == "draft":
+        raise HTTPException(404, f"call {call.id} has no released evaluation")
+    return ev
+
+
+def item_ids(ev: EvaluationRow) -> list[str]:
+    return [it["id"] for it in ev.data["items"]]
+
+
+def answers(s: Session, ev: EvaluationRow) -> dict[str, str | None]:
+    from sqlalchemy import select
+
+    reviews = list(s.scalars(select(Review).where(Review.evaluation_id == ev.id)))
+    return {it["id"]: it["answer"] for it in final_evaluation(ev, reviews)["items"]}
+
+
+def policy(request: Request) -> lifecycle.Policy:
+    return request.app.state.settings.lifecycle
+
+
+def _view(s: Session, call: Call, user: Principal) -> dict:
+    return evaluation_view(s, call, text_access(user), released_only(user)) or {}
+
+
+@router.get("/calls/{call_id}/evaluation", summary="The evaluation: answers, overrides with history, disputes, state")
+def get_evaluation(call_id: CallId, s: SessionDep, user: Annotated[Principal, Depends(require("evaluations:read"))]):
+    call = visible_call(s, call_id, user)
+    evaluation_of(s, call, user)
+    return _view(s, call, user)
+
+
+@router.put(
+    "/calls/{call_id}/evaluation/items/{item_id}",
+    summary="Override one item's answer, with a comment (refused while the item is disputed or the evaluation final)",
+)
+def override_item(
+    call_id: CallId,
+    item_id: ItemId,
+    body: OverrideIn,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("evaluations:override"))],
+):
+    call = visible_call(s, call_id, user)
+    ev = evaluation_of(s, call)
+    if item_id not in item_ids(ev):
+        raise HTTPException(404, f"item {item_id!r} is not on scorecard {ev.scorecard_id} ({', '.join(item_ids(ev))})")
+    lifecycle.check_override(s, ev, call, item_id)
+    before = answers(s, ev)[item_id]
+    s.add(Review(evaluation_id=ev.id, item_id=item_id, answer=body.answer, comment=body.comment, reviewer_id=user.id))
+    state = ev.state
+    lifecycle.after_override(ev)
+    s.flush()
+    refresh_call_score(s, call, ev)
+    details = {"item": item_id, "before": before, "after": body.answer, "comment": body.comment}
+    if ev.state != state:
+        details["state"] = {"before": state, "after": ev.state}
+    audit.record(
+        s,
+        actor_of(user, request),
+        "evaluation.override",
+        "call",
+        call.id,
+        details,
+        team=call.team,
+        agent_id=call.agent_id,
+    )
+    return _view(s, call, user)
+
+
+def _transition(action: str, call_id: str, request: Request, s: Session, user: Principal, step) -> dict:
+    call = visible_call(s, call_id, user)
+    ev = evaluation_of(s, call, user)
+    before = lifecycle.effective_state(ev)
+    step(s, ev, call)
+    s.flush()
+    refresh_call_score(s, call, ev)
+    audit.record(
+        s,
+        actor_of(user, request),
+        action,
+        "call",
+        call.id,
+        {"evaluation_id": ev.id, "before": before, "after": lifecycle.effective_state(ev)},
+        team=call.team,
+        agent_id=call.agent_id,
+    )
+    return _view(s, call, user)
+
+
+@router.post(
+    "/calls/{call_id}/evaluation/release",
+    summary="Release the evaluation to the agent (opens the dispute window)",
+)
+def release(
+    call_id: CallId,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("evaluations:release"))],
+):
+    return _transition(
+        "evaluation.release",
+        call_id,
+        request,
+        s,
+        user,
+        lambda s, ev, call: lifecycle.release(s, ev, call, user.id, policy(request)),
+    )
+
+
+@router.post(
+    "/calls/{call_id}/evaluation/acknowledge",
+    summary="The agent accepts their released evaluation (no disputes after that)",
+)
+def acknowledge(
+    call_id: CallId,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("evaluations:acknowledge"))],
+):
+    return _transition("evaluation.acknowledge", call_id, request, s, user, lifecycle.acknowledge)
+
+
+@router.post(
+    "/calls/{call_id}/evaluation/finalize",
+    summary="Make a released evaluation final (no dispute may be open); nothing changes after that",
+)
+def finalize(
+    call_id: CallId,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("evaluations:finalize"))],
+):
+    return _transition(
+        "evaluation.finalize",
+        call_id,
+        request,
+        s,
+        user,
+        lambda s, ev, call: lifecycle.finalize(s, ev, call, user.id),
+    )
