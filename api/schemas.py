@@ -12,10 +12,10 @@ from qa.identifiers import pydantic_identifier, pydantic_text
 
 T = TypeVar("T")
 Answer = Literal["yes", "no", "na"]
-AgentId = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("agent_id"))]
-TeamName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("team"))]
-QueueName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("queue"))]
-ItemName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(pydantic_identifier("item_id"))]
+AgentId = Annotated[str, AfterValidator(pydantic_identifier("agent_id"))]
+TeamName = Annotated[str, AfterValidator(pydantic_identifier("team"))]
+QueueName = Annotated[str, AfterValidator(pydantic_identifier("queue"))]
+ItemName = Annotated[str, AfterValidator(pydantic_identifier("item_id"))]
 CallRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
 

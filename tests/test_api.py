@@ -65,6 +65,8 @@ def test_permission_matrix_every_role_every_endpoint(api):
     own = ids[0]  # agent A1's call
     # set-up objects the endpoints refer to
     cal = client.post("/calibrations", json={"call_id": own, "name": "weekly"}, headers=h(keys["admin"])).json()
+    assert client.post(f"/calls/{own}/evaluation/release", headers=h(keys["reviewer"])).status_code == 200
+    add_user(client.app.state.store, "u-victim", "hr")
     disp = client.post(
         f"/calls/{own}/disputes", json={"item_id": "greeting", "reason": "I did greet"}, headers=h(keys["agent"])
     )
@@ -79,6 +81,7 @@ def test_permission_matrix_every_role_every_endpoint(api):
         "note_id": note.json()["id"],
         "job_id": 1,
         "fmt": "csv",
+        "name": "u-victim",
     }
     bodies = {
         ("PUT", "/calls/{call_id}/evaluation/items/{item_id}"): {"answer": "yes", "comment": "ok"},
@@ -89,6 +92,7 @@ def test_permission_matrix_every_role_every_endpoint(api):
         ("POST", "/coaching"): {"agent_id": "A1", "note": "n"},
         ("PATCH", "/coaching/{note_id}"): {"status": "in_progress"},
         ("POST", "/users"): {"name": "new-user", "role": "hr"},
+        ("POST", "/users/{name}/rotate"): {},
     }
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     checked = 0
@@ -180,14 +184,23 @@ def test_review_dispute_coaching_flow(api):
     assert after["score"] < before["score"] and after["automatic"]["score"] == before["score"]
     listed = client.get("/calls", params={"agent_id": "A1"}, headers=h(keys["admin"])).json()["data"]
     assert {c["id"]: c["score"] for c in listed}[cid] == after["score"]
-    bad = client.put(f"/calls/{cid}/evaluation/items/nope", json={"answer": "no"}, headers=h(keys["reviewer"]))
+    bad = client.put(
+        f"/calls/{cid}/evaluation/items/nope", json={"answer": "no", "comment": "x"}, headers=h(keys["reviewer"])
+    )
     assert bad.status_code == 404 and "not on scorecard" in bad.json()["detail"]
     bad = client.put(
-        f"/calls/{cid}/evaluation/items/{item['id']}", json={"answer": "maybe"}, headers=h(keys["reviewer"])
+        f"/calls/{cid}/evaluation/items/{item['id']}", json={"answer": "maybe", "comment": "x"}, headers=h(keys["reviewer"])
     )
     assert bad.status_code == 422 and "answer" in bad.json()["detail"]
 
-    # an agent disputes; another agent cannot; a supervisor resolves
+    # an agent cannot dispute a draft (they do not see it); released, they can; another agent cannot; a
+    # supervisor resolves, accepting with the new answer
+    early = client.post(
+        f"/calls/{cid}/disputes", json={"item_id": item["id"], "reason": "too early"}, headers=h(keys["agent"])
+    )
+    assert early.status_code == 404 and "no released evaluation" in early.json()["detail"]
+    assert client.get(f"/calls/{cid}/evaluation", headers=h(keys["agent"])).status_code == 404
+    assert client.post(f"/calls/{cid}/evaluation/release", headers=h(keys["supervisor"])).status_code == 200
     d = client.post(
         f"/calls/{cid}/disputes", json={"item_id": item["id"], "reason": "I said it at 0:05"}, headers=h(keys["agent"])
     )
@@ -207,13 +220,18 @@ def test_review_dispute_coaching_flow(api):
     assert client.get("/disputes", headers=h(keys["agent2"])).json()["count"] == 0
     res = client.post(
         f"/disputes/{d.json()['id']}/resolve",
-        json={"status": "accepted", "reason": "audio shows it"},
+        json={"status": "accepted", "reason": "audio shows it", "answer": "yes"},
         headers=h(keys["supervisor"]),
     )
     assert res.status_code == 200 and res.json()["status"] == "accepted"
     ev = client.get(f"/calls/{cid}/evaluation", headers=h(keys["agent"])).json()
-    assert {i["id"]: i for i in ev["items"]}[item["id"]]["dispute"] == "accepted"
-    assert client.get(f"/calls/{cid}", headers=h(keys["agent"])).json()["needs_review"]  # back to a reviewer
+    got = {i["id"]: i for i in ev["items"]}[item["id"]]
+    assert got["dispute"] == "accepted" and got["answer"] == "yes"  # the resolution changed the answer
+    assert [o["answer"] for o in got["overrides"]] == ["no", "yes"] and got["overrides"][1]["dispute_id"] == d.json()["id"]
+    again = client.post(
+        f"/calls/{cid}/disputes", json={"item_id": item["id"], "reason": "once more"}, headers=h(keys["agent"])
+    )
+    assert again.status_code == 409 and "limit is 1" in again.json()["detail"]
     assert (
         client.post(
             f"/disputes/{d.json()['id']}/resolve",
@@ -278,6 +296,9 @@ def test_trends_and_exports(api):
     assert [b["period"] for b in t["buckets"]] == ["2026-W44", "2026-W45"]
     assert sum(b["calls"] for b in t["buckets"]) == 4 and t["overall"]["calls"] == 4
     assert t["worst_items"] and set(t["buckets"][0]["item_pass_rates"]) and t["examples"]["lowest"]
+    assert client.get("/trends", headers=h(keys["agent"])).json()["overall"] is None  # drafts: not the agent's yet
+    for cid in ids[:4]:
+        assert client.post(f"/calls/{cid}/evaluation/release", headers=h(keys["reviewer"])).status_code == 200
     own = client.get("/trends", headers=h(keys["agent"])).json()
     assert own["agent_id"] == "A1" and own["overall"]["calls"] == 4
     assert client.get("/trends", params={"agent_id": "A2"}, headers=h(keys["agent"])).status_code == 403

@@ -104,12 +104,24 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        if revision == "head" or not revision.startswith(("-", "base")):
-            command.upgrade(cfg, revision)
-        else:
-            command.downgrade(cfg, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            # SQLite migrations rebuild tables (copy, drop, rename): with foreign keys on, dropping the old table
+            # would cascade-delete every row that points at it (turns, reviews, disputes). Off for the migration.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                if revision == "head" or not revision.startswith(("-", "base")):
+                    command.upgrade(cfg, revision)
+                else:
+                    command.downgrade(cfg, revision)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 @dataclass
