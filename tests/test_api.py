@@ -189,7 +189,9 @@ def test_review_dispute_coaching_flow(api):
     )
     assert bad.status_code == 404 and "not on scorecard" in bad.json()["detail"]
     bad = client.put(
-        f"/calls/{cid}/evaluation/items/{item['id']}", json={"answer": "maybe", "comment": "x"}, headers=h(keys["reviewer"])
+        f"/calls/{cid}/evaluation/items/{item['id']}",
+        json={"answer": "maybe", "comment": "x"},
+        headers=h(keys["reviewer"]),
     )
     assert bad.status_code == 422 and "answer" in bad.json()["detail"]
 
@@ -227,7 +229,9 @@ def test_review_dispute_coaching_flow(api):
     ev = client.get(f"/calls/{cid}/evaluation", headers=h(keys["agent"])).json()
     got = {i["id"]: i for i in ev["items"]}[item["id"]]
     assert got["dispute"] == "accepted" and got["answer"] == "yes"  # the resolution changed the answer
-    assert [o["answer"] for o in got["overrides"]] == ["no", "yes"] and got["overrides"][1]["dispute_id"] == d.json()["id"]
+    assert [o["answer"] for o in got["overrides"]] == ["no", "yes"] and got["overrides"][1]["dispute_id"] == d.json()[
+        "id"
+    ]
     again = client.post(
         f"/calls/{cid}/disputes", json={"item_id": item["id"], "reason": "once more"}, headers=h(keys["agent"])
     )
