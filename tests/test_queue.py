@@ -249,3 +249,24 @@ def test_disk_full_on_output_is_a_clear_retried_failure(store, tmp_path, monkeyp
         j = s.get(Job, job.id)
         assert j.error_kind == "output" and "No space left on device" in j.error and str(tmp_path / "out") in j.error
         assert s.scalar(select(func.count()).select_from(Call)) == 0
+
+
+def test_short_leases_renewed_by_the_heartbeat(store):
+    """A live worker keeps its job however long it takes (the heartbeat renews every third of the lease); a dead one
+    (no heartbeat) loses it one lease later. The default lease is short enough for a takeover within a minute."""
+    from qa.runner.worker import _Heartbeat
+
+    assert queue.LEASE_S <= 30
+    (jid,) = _fake_jobs(store, 1)
+    job = queue.claim(store, "alive", lease_s=0.6)
+    beat = _Heartbeat(store, job, 0.6)
+    beat.start()
+    try:
+        time.sleep(1.5)  # 2.5 leases: without renewals the job would be free by now
+        assert queue.claim(store, "thief", lease_s=0.6) is None
+    finally:
+        beat.stop()
+    t0 = time.time()
+    while (taken := queue.claim(store, "heir", lease_s=60)) is None:
+        time.sleep(0.05)
+    assert taken.id == jid and time.time() - t0 < 1.0

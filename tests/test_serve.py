@@ -91,11 +91,25 @@ def test_process_into_db_user_add_and_serve(tmp_path):
         assert audio.status_code == 206 and audio.content == b"fLaC" + audio.content[4:] and len(audio.content) == 10
         assert httpx.get(f"{base}/calls", headers={"Authorization": "Bearer nope"}).status_code == 401
         assert "paths" in json.loads(httpx.get(f"{base}/openapi.json").text)
+        searched = httpx.get(f"{base}/calls", params={"q": "zebrafinch"}, headers=hdr)
+        assert searched.status_code == 200 and searched.headers["cache-control"] == "no-store"
+        # a 10 GB upload without a key: answered at once, before the server reads the body
+        for extra, status in (("", 401), (f"Authorization: Bearer {key}\r\n", 413)):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(
+                    (
+                        "POST /calls HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                        f"{extra}Content-Length: 10000000000\r\n\r\n"
+                    ).encode()
+                )
+                assert sock.recv(200).startswith(f"HTTP/1.1 {status}".encode())
     finally:
         proc.terminate()
         out = proc.communicate(timeout=20)[0].decode(errors="replace")
     for turn in detail["turns"]:  # no transcript text in the server's log
         assert len(turn["text"]) < 12 or turn["text"] not in out
+    assert '"GET /calls" 200' in out and "zebrafinch" not in out  # the access log has paths, never query strings
+    assert not list((tmp_path / "data" / "uploads").glob("*"))
 
 
 def test_store_and_queue_commands_reject_bad_input(tmp_path):
