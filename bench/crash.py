@@ -4,9 +4,11 @@ nothing lost and nothing processed twice.
     .venv/bin/python bench/crash.py [--calls 50] [--pg postgresql://postgres@127.0.0.1:5432/test] [--no-restart]
 
 Steps: 50 distinct recordings (a sample at 50 gains) are queued; two `qa worker` processes start (tiny.en, 1 thread
-each, lease 5 s); after 10 calls one worker is killed with SIGKILL; after 20 the PostgreSQL server is stopped for 10 s
-(pg_ctlcluster stop/start: needs root on a machine whose PostgreSQL you may restart) and started again; a replacement
-worker starts. At the end: every job done once, one call row per recording, every call's turns complete.
+each, the default lease: 30 s, renewed every 10 s); after 10 calls one worker is killed with SIGKILL in the middle of a
+call and a replacement starts; the bench reports the takeover time (from the kill until another worker claims the
+dead worker's job). After 20 calls the PostgreSQL server is stopped for 10 s (pg_ctlcluster stop/start: needs root on
+a machine whose PostgreSQL you may restart; --no-restart skips it) and started again. At the end: every job done once,
+one call row per recording, every call's turns complete.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import glob
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -72,19 +75,34 @@ def main() -> int:
         sf.write(tmp / f"call{i:03d}.flac", np.clip(y * (0.5 + 0.01 * i), -1, 1), rate)
     subprocess.run([*QA, "enqueue", str(tmp), "--db", url, "--model", "tiny.en"], check=True, capture_output=True)
     store = open_store(url)
-    worker = [*QA, "worker", "--db", url, "--model", "tiny.en", "--threads", "1", "--lease", "5", "--log-format",
-              "json", "-v"]
+    worker = [*QA, "worker", "--db", url, "--model", "tiny.en", "--threads", "1", "--log-format", "json", "-v"]
     logs = open(tmp / "workers.log", "w")  # noqa: SIM115
     t0 = time.time()
     w1 = subprocess.Popen(worker, stderr=logs, stdout=logs)
     w2 = subprocess.Popen([*worker, "--until-empty"], stderr=logs, stdout=logs)
-    wait_for(store, lambda c: c["done"] >= 10)
+    wait_for(store, lambda c: c["done"] >= min(10, args.calls // 3))
+    victim = f"{socket.gethostname()}:{w1.pid}:"
+    held = None
+    while held is None:  # kill it in the middle of a call
+        with store.session() as s:
+            held = s.scalar(select(Job.id).where(Job.status == "running", Job.worker.startswith(victim)))
+        time.sleep(0.05)
     os.kill(w1.pid, signal.SIGKILL)
+    killed = time.time()
     w1.wait()
-    print(f"{time.time() - t0:6.1f} s  killed worker 1 (SIGKILL): {queue.counts(store)}")
+    print(f"{killed - t0:6.1f} s  killed worker 1 (SIGKILL) while it held job {held}: {queue.counts(store)}")
     w3 = subprocess.Popen([*worker, "--until-empty"], stderr=logs, stdout=logs)
+    takeover = None
+    while takeover is None and time.time() - killed < 600:
+        with store.session() as s:
+            j = s.get(Job, held)
+            if j.worker and not j.worker.startswith(victim):
+                takeover = time.time() - killed
+        time.sleep(0.1)
+    print(f"{time.time() - t0:6.1f} s  job {held} taken over by another worker {takeover:.1f} s after the kill "
+          f"(lease {queue.LEASE_S:.0f} s, renewed every {queue.LEASE_S / 3:.0f} s)" if takeover else "never taken over")
     if not args.no_restart:
-        wait_for(store, lambda c: c["done"] >= 20)
+        wait_for(store, lambda c: c["done"] >= min(20, 2 * args.calls // 3))
         store.engine.dispose()
         pg_ctl("stop")
         print(f"{time.time() - t0:6.1f} s  PostgreSQL stopped")
@@ -104,10 +122,11 @@ def main() -> int:
         attempts = sorted(j.attempts for j in jobs)
     done = sum(j.status == "done" for j in jobs)
     pauses = sum(1 for line in open(tmp / "workers.log") if "database unreachable" in line)
-    ok = done == args.calls == len(calls) == len({j.call_id for j in jobs}) and complete
+    ok = done == args.calls == len(calls) == len({j.call_id for j in jobs}) and complete and takeover is not None
+    ok = ok and takeover <= 60
     print(f"jobs done {done}/{args.calls}, call rows {len(calls)}, distinct call ids {len({j.call_id for j in jobs})}, "
           f"all turns complete: {complete}, jobs run twice: {sum(a > 1 for a in attempts)}, "
-          f"worker pauses logged: {pauses}")
+          f"worker pauses logged: {pauses}, takeover after the kill: {takeover or float('nan'):.1f} s")
     print("RESULT:", "nothing lost, nothing duplicated" if ok else "FAILED")
     store.engine.dispose()
     admin = create_engine(normalize_url(args.pg), isolation_level="AUTOCOMMIT")
