@@ -180,6 +180,10 @@ class Pipeline:
             timings_s=timings,
         )
 
+    def emergency_of(self, turns: tuple[Turn, ...]):
+        """The emergency stage alone (benchmarks, a text typed by a person)."""
+        return detect_emergency(turns)
+
     def _language(self, turns: tuple[Turn, ...], timings: dict[str, float]) -> dict:
         """Request type, emergency, sentiment, entities and the redacted turns (empty when the stage is off)."""
         out: dict = {"request_type": None, "emergency": None, "sentiment": None, "entities": (), "redacted": turns}
