@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from qa.config import PipelineConfig  # noqa: E402
-from qa.eval.agreement import Agreement, load_key, norm_answer, wilson  # noqa: E402
+from qa.eval.agreement import Agreement, load_key, wilson  # noqa: E402
 from qa.eval.references import parse_script, script_layout, script_webvtt  # noqa: E402
 from qa.exports.call_json import call_document  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
@@ -112,6 +112,16 @@ def emergency_sentences(pipe: Pipeline, path: Path) -> Counter:
         if flagged and not truth:
             out["false"].append(row["text"])
     return out
+
+
+def report_sentences(e: Counter, misses: bool) -> None:
+    print(f"\n# emergency triage on the frozen sentence set ({e['tp'] + e['fn']} emergency, {e['fp'] + e['tn']} not)")
+    print(f"recall {e['tp'] / (e['tp'] + e['fn']):.3f} ({e['tp']}/{e['tp'] + e['fn']})   false alarms {e['fp']}/{e['fp'] + e['tn']} = {e['fp'] / (e['fp'] + e['tn']):.3f}")
+    if misses:
+        for t in e["misses"]:
+            print(f"  missed: {t}")
+        for t in e["false"]:
+            print(f"  false alarm: {t}")
 
 
 def real_texts() -> list[tuple[str, str, list[str]]]:
@@ -226,16 +236,14 @@ def main() -> int:
         print(f"{c[0] + '/' + c[1]:20s} {1000 * r['seconds'] / r['calls']:7.0f} ms per call (language stage + scoring{', ASR' if c[1] == 'audio' else ''})")
 
     sent = ROOT / "bench" / "data" / "test_calls" / "emergency_sentences.tsv"
-    e = emergency_sentences(pipe, sent)
-    print(f"\n# emergency triage on the frozen sentence set ({e['tp'] + e['fn']} emergency, {e['fp'] + e['tn']} not)")
-    print(f"recall {e['tp'] / (e['tp'] + e['fn']):.3f} ({e['tp']}/{e['tp'] + e['fn']})   false alarms {e['fp']}/{e['fp'] + e['tn']} = {e['fp'] / (e['fp'] + e['tn']):.3f}")
-    if args.misses:
-        for t in e["misses"]:
-            print(f"  missed: {t}")
-        for t in e["false"]:
-            print(f"  false alarm: {t}")
+    e = emergency_sentences(pipe, sent) if "test" in sets else None
+    if e is None:
+        print("\n# emergency triage on the frozen sentence set: part of the test set (--sets test)")
+    else:
+        report_sentences(e, args.misses)
 
     if not args.skip_text:
+
         rows = real_texts()
         if not rows:
             print("\n# request type on real residents' text: ../shared/data/text not present (skipped)")
