@@ -236,6 +236,45 @@ def train_request_type(
         typer.echo(f"banking77 test accuracy: {met['banking77_test']['accuracy']:.3f}")
 
 
+@train_app.command("emergency")
+def train_emergency_cmd(
+    corpus: Annotated[Path, typer.Option(help="TSV: label (emergency|non_emergency), category, text.")] = Path(
+        "models/emergency/corpus.tsv"
+    ),
+    dev: Annotated[
+        Path, typer.Option(help="Development calls (scripts + answers.yaml) that set the per-call thresholds.")
+    ] = Path("bench/data/dev_calls"),
+    out: Annotated[Path, typer.Option(help="Folder for model.joblib, manifest.json, MODEL_CARD.md.")] = Path(
+        "models/emergency"
+    ),
+) -> None:
+    """Train emergency triage (sentence model + category model), choose its thresholds for recall, write the card."""
+    _setup_logging(0)
+    from qa.nlp.train_emergency import train_emergency
+
+    try:
+        m = train_emergency(corpus, out, dev)
+    except QAError as exc:
+        _fail(str(exc))
+    typer.echo(f"emergency {m['version']} -> {out}/model.joblib (corpus CV AUC {m['cv5']['auc_corpus']:.3f})")
+    typer.echo("thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in m["thresholds"].items()))
+
+
+@train_app.command("encoder")
+def train_encoder_cmd(
+    out: Annotated[Path, typer.Option(help="Folder for static.npz, tokenizer.json, manifest.json.")] = Path(
+        "models/encoder"
+    ),
+    dims: Annotated[int, typer.Option(min=32, max=384, help="PCA dimensions kept.")] = 256,
+) -> None:
+    """Distil the static sentence encoder from the packaged all-MiniLM-L6-v2 (needs the nlp extra; ~1 min)."""
+    _setup_logging(0)
+    from qa.nlp.static_encoder import distill
+
+    m = distill(out, dims)
+    typer.echo(f"{m['name']}: {m['pieces']} word pieces x {m['dims']} dims -> {out}/static.npz")
+
+
 @app.command()
 def classify(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.", show_default=False)] = None,

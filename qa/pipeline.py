@@ -27,12 +27,13 @@ from qa.diarize.roles import pin_roles
 from qa.diarize.single import SingleSpeaker
 from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
-from qa.nlp.emergency import VERSION as EMERGENCY_VERSION
-from qa.nlp.emergency import detect_emergency
+from qa.nlp.emergency import EmergencyTriage
 from qa.nlp.entities import VERSION as ENTITIES_VERSION
 from qa.nlp.entities import find_entities
 from qa.nlp.redact import redact_turns
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
+from qa.nlp.sentences import VERSION as SENTENCES_VERSION
+from qa.nlp.sentences import embed_sentences
 from qa.nlp.sentiment import VERSION as SENTIMENT_VERSION
 from qa.nlp.sentiment import call_sentiment
 from qa.types import (
@@ -71,6 +72,7 @@ class Pipeline:
         self.request_type = RequestTypeClassifier(
             Path(nlp.request_type_model) if nlp.request_type_model else MODEL_DIR, nlp.review_below
         )
+        self.emergency = EmergencyTriage()
 
     def load(self, audio: bool = True) -> None:
         """Load every model this configuration can use, once per process (``audio=False``: only what imported
@@ -83,6 +85,7 @@ class Pipeline:
                 backend.load()
         if self.config.nlp.enabled:  # the first spaCy document and VADER's lexicon cost ~0.5 s: pay it here
             self.request_type.load()
+            self.emergency.load()
             self._language(_WARM_UP, {})
 
     def _mono_backend(self) -> SpeakerBackend:
@@ -95,11 +98,14 @@ class Pipeline:
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
             return {}
+        from qa.nlp.static_encoder import load_encoder
+
         return {
             self.request_type.name: self.request_type.version,
-            "nlp.emergency": EMERGENCY_VERSION,
+            self.emergency.name: self.emergency.version,
             "nlp.sentiment": SENTIMENT_VERSION,
             "nlp.entities": ENTITIES_VERSION,
+            "nlp.sentences": f"{SENTENCES_VERSION}-{load_encoder().name}",
         }
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
@@ -180,18 +186,33 @@ class Pipeline:
             timings_s=timings,
         )
 
+    def emergency_of(self, turns: tuple[Turn, ...]):
+        """The emergency stage alone (benchmarks, a text typed by a person)."""
+        return self.emergency.triage(turns)
+
     def _language(self, turns: tuple[Turn, ...], timings: dict[str, float]) -> dict:
-        """Request type, emergency, sentiment, entities and the redacted turns (empty when the stage is off)."""
-        out: dict = {"request_type": None, "emergency": None, "sentiment": None, "entities": (), "redacted": turns}
+        """Sentences, request type, emergency, sentiment, entities and the redacted turns (empty when the stage is
+        off)."""
+        out: dict = {
+            "request_type": None,
+            "emergency": None,
+            "sentiment": None,
+            "entities": (),
+            "redacted": turns,
+            "sentences": None,
+        }
         if self.config.nlp.enabled:
+            from qa.nlp.static_encoder import load_encoder
+
             t = time.perf_counter()
             entities = find_entities(turns)
             out = {
                 "request_type": self.request_type.for_call(turns),
-                "emergency": detect_emergency(turns),
+                "emergency": self.emergency.triage(turns),
                 "sentiment": call_sentiment(turns),
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
+                "sentences": embed_sentences(turns, load_encoder()),
             }
             timings["language"] = time.perf_counter() - t
         return out

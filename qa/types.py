@@ -192,13 +192,17 @@ class Prediction:
 
 @dataclass(frozen=True, slots=True)
 class Emergency:
-    """The caller described an emergency: what was said (category and cue), in which turn, when."""
+    """The caller described an emergency: what was said (category and cue: the sentence), in which turn, when; the
+    model's score, whether a person should check (``needs_review``), and what decided (``rule`` or ``model``)."""
 
     flag: bool
     category: str | None = None
     cue: str | None = None
     turn: int | None = None
     time: float | None = None
+    score: float | None = None
+    needs_review: bool = False
+    method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +254,8 @@ class Sentiment:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Why an item got its answer: where in the call (turn, role, times) and what was said or measured."""
+    """Why an item got its answer: where in the call (turn, role, times) and what was said or measured. A semantic
+    match adds its similarity (``score``) and the scorecard example it matched."""
 
     turn: int | None
     role: str | None
@@ -258,6 +263,8 @@ class Evidence:
     end: float | None
     quote: str
     rule: str
+    score: float | None = None
+    example: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +299,27 @@ class Evaluation:
     critical_failed: tuple[str, ...]
     sections: tuple[SectionResult, ...]
     items: tuple[ItemResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of a turn: its words ``first_word..last_word`` (inclusive) and their times."""
+
+    turn: int
+    first_word: int
+    last_word: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SentenceVectors:
+    """The call's sentences and one unit vector each from ``encoder``: what semantic scorecard items and emergency
+    triage read. Kept with the analysis, so re-scoring with a changed scorecard runs no encoder on the call."""
+
+    encoder: str
+    sentences: tuple[Sentence, ...]
+    vectors: np.ndarray  # (len(sentences), dim) float32, unit length
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +379,7 @@ class CallAnalysis:
     warnings: tuple[Warning_, ...]
     timings_s: Mapping[str, float]
     input_sha256: str | None = None  # hash of the file read when it was not the audio (an imported transcript)
+    sentences: SentenceVectors | None = None
 
     @property
     def turns(self) -> tuple[Turn, ...]:

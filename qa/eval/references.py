@@ -108,3 +108,18 @@ def script_webvtt(path: str | Path) -> str:
     """The script as WebVTT with ``<v Agent>`` / ``<v Caller>`` voice tags and estimated cue times."""
     cues = [f"{_ts(s)} --> {_ts(e)}\n<v {role.title()}>{text}" for role, s, e, text in timed_lines(parse_script(path))]
     return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
+
+
+def script_turns(path: str | Path):
+    """The script as turns (agent/caller roles, words spread over each line's estimated time): a written call as the
+    language stages see it, without going through a transcript file."""
+    from qa.types import Role, Turn, Word
+
+    turns = []
+    for role, start, end, text in timed_lines(parse_script(path)):
+        tokens = text.split()
+        step = (end - start) / max(1, len(tokens))
+        words = tuple(Word(start + i * step, start + (i + 1) * step, w, 1.0) for i, w in enumerate(tokens))
+        speaker = "agent" if role == "AGENT" else "caller"
+        turns.append(Turn(speaker, Role(speaker), start, end, text, words))
+    return tuple(sorted(turns, key=lambda t: t.start))

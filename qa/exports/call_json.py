@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qa.nlp.sentences import pack
 from qa.types import CallAnalysis, to_jsonable
 
 
@@ -49,6 +50,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "sentiment": to_jsonable(call.sentiment),
         "entities": to_jsonable(call.entities),
         "redacted": to_jsonable(call.redacted),
+        "sentences": pack(call.sentences) if call.sentences is not None else None,
         "warnings": to_jsonable(call.warnings),
         "errors": [],
         "timings_s": to_jsonable(call.timings_s),

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from qa.nlp.numbers import normalize_numbers
 from qa.scoring import schema as S
 from qa.types import Evaluation, Evidence, ItemResult, SectionResult
@@ -118,6 +120,57 @@ class _Turn:
 class _Result:
     passed: bool | None  # None: cannot be decided automatically
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 0.9
+
+
+class _SemanticBank:
+    """Every example (and counter-example) sentence of every semantic rule seen so far, embedded once with the
+    sentence encoder. A call's sentence vectors are multiplied with the whole bank once (one matrix product per call
+    and bank generation); each rule reads its own columns."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.index: dict[str, int] = {}
+        self.vectors: np.ndarray | None = None
+        self.encoder_name: str | None = None
+        self.generation = 0
+        self._columns: dict[tuple[str, ...], np.ndarray] = {}
+
+    def columns(self, texts: tuple[str, ...]) -> np.ndarray:
+        cols = self._columns.get(texts)
+        if cols is None:
+            new = [t for t in dict.fromkeys(texts) if t not in self.index]
+            if new:
+                from qa.nlp.static_encoder import load_encoder
+
+                enc = load_encoder()
+                vecs = enc.encode(new)
+                for t in new:
+                    self.index[t] = len(self.texts)
+                    self.texts.append(t)
+                self.vectors = vecs if self.vectors is None else np.vstack([self.vectors, vecs])
+                self.encoder_name = enc.name
+                self.generation += 1
+            cols = self._columns[texts] = np.array([self.index[t] for t in texts], dtype=np.intp)
+        return cols
+
+
+BANK = _SemanticBank()
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentences:
+    """A call's sentences as arrays (what semantic rules filter on), and their vectors."""
+
+    encoder: str
+    turn: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    words: np.ndarray
+    role: np.ndarray
+    vectors: np.ndarray
 
 
 class CallView:
@@ -134,6 +187,50 @@ class CallView:
         self._generation = -1
         self.postings: dict[str, list[tuple[int, int]]] = {}
         self.matched: list[list[frozenset[str]]] = []
+        self._sentences: _Sentences | None | bool = False  # False: not read yet
+        self._sims: np.ndarray | None = None
+        self._sims_generation = -1
+
+    def sentences(self) -> _Sentences | None:
+        """The call's sentence block (None when the analysis has none: made before semantic scoring existed)."""
+        if self._sentences is False:
+            data = self.doc.get("sentences")
+            if not data:
+                self._sentences = None
+            else:
+                from qa.nlp.sentences import unpack_vectors
+
+                spans = np.asarray(data["spans"], dtype=np.intp).reshape(-1, 3)
+                turns = self.doc.get("turns", [])
+                starts = [float(turns[t]["words"][a]["start"]) for t, a, _ in spans]
+                ends = [float(turns[t]["words"][b]["end"]) for t, _, b in spans]
+                self._sentences = _Sentences(
+                    str(data["encoder"]),
+                    spans[:, 0],
+                    spans[:, 1],
+                    spans[:, 2],
+                    np.asarray(starts),
+                    np.asarray(ends),
+                    spans[:, 2] - spans[:, 1] + 1,
+                    np.asarray([self.turns[t].role for t in spans[:, 0]], dtype=object),
+                    unpack_vectors(data),
+                )
+        return self._sentences  # type: ignore[return-value]
+
+    def similarities(self) -> np.ndarray:
+        """Cosine similarity of every sentence with every example in the bank (computed once per bank state)."""
+        if self._sims_generation != BANK.generation:
+            sent = self.sentences()
+            assert sent is not None and BANK.vectors is not None
+            self._sims = sent.vectors @ BANK.vectors.T
+            self._sims_generation = BANK.generation
+        return self._sims  # type: ignore[return-value]
+
+    def sentence_text(self, i: int) -> str:
+        sent = self.sentences()
+        assert sent is not None
+        words = self.doc["turns"][int(sent.turn[i])]["words"][int(sent.first[i]) : int(sent.last[i]) + 1]
+        return " ".join(w["word"] for w in words)
 
     def index(self) -> CallView:
         if self._generation != LEXICON.generation:
@@ -203,25 +300,81 @@ def _phrase_hits(view: CallView, rule, rule_name: str) -> list[Evidence]:
     return hits
 
 
+ABSENT = 0.8  # a "no" because a phrase or an entity is absent: recognition may have missed the words
+
+
+def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
+    sent = view.sentences()
+    if sent is None or len(sent.turn) == 0:
+        if not view.turns:
+            return _Result(False, (), ABSENT)
+        note = "no sentence embeddings in this analysis: re-run `qa process` (or import its JSON) to score this item"
+        return _Result(None, (Evidence(None, None, None, None, note, name),))
+    pos_cols = BANK.columns(tuple(rule.examples))
+    neg_cols = BANK.columns(tuple(rule.counter_examples)) if rule.counter_examples else None
+    if sent.encoder != BANK.encoder_name:
+        note = f"sentences embedded with {sent.encoder}, the scorecard with {BANK.encoder_name}: re-run `qa process`"
+        return _Result(None, (Evidence(None, None, None, None, note, name),))
+    sims = view.similarities()
+    mask = sent.words >= rule.min_words
+    if rule.role != "any":
+        mask &= sent.role == rule.role
+    if rule.within_s:
+        mask &= sent.start <= rule.within_s
+    if rule.last_s:
+        mask &= sent.end >= view.duration - rule.last_s
+    if not mask.any():
+        return _Result(False, (), ABSENT)
+    pos = sims[:, pos_cols]
+    best_example = pos.argmax(axis=1)
+    score = pos.max(axis=1)
+    if neg_cols is not None:
+        score = np.where(score > sims[:, neg_cols].max(axis=1), score, -1.0)
+    score = np.where(mask, score, -1.0)
+    i = int(score.argmax())
+    best = float(score[i])
+    if best < 0:
+        return _Result(False, (), 0.9)
+    t = int(sent.turn[i])
+    ev = Evidence(
+        t,
+        view.turns[t].role,
+        float(sent.start[i]),
+        float(sent.end[i]),
+        view.sentence_text(i),
+        name,
+        round(best, 3),
+        rule.examples[int(best_example[i])],
+    )
+    if best >= rule.threshold:
+        return _Result(True, (ev,), 0.9)
+    if best >= rule.threshold - rule.review_band:
+        return _Result(None, (ev,), 0.5)
+    # a near miss is a less certain "no" than a sentence nowhere near any example
+    return _Result(False, (ev,), 0.95 if best < rule.threshold - 2 * rule.review_band else 0.75)
+
+
 def evaluate_rule(rule, view: CallView, name: str) -> _Result:
     if isinstance(rule, S.PhraseRule):
         hits = _phrase_hits(view, rule, name)
-        return _Result(bool(hits), tuple(hits))
+        return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
     if isinstance(rule, S.ForbiddenRule):
         hits = _phrase_hits(view, rule, name)
-        return _Result(not hits, tuple(hits))
+        return _Result(not hits, tuple(hits), 0.95 if hits else ABSENT)
+    if isinstance(rule, S.SemanticRule):
+        return _semantic(view, rule, name)
     if isinstance(rule, S.MetricRule):
         value = view.get(f"metrics.{rule.metric}")
         if value is None:
             return _Result(None)
         ok = OPS[rule.op](float(value), rule.value)
-        return _Result(ok, (Evidence(None, None, None, None, f"{rule.metric} = {value}", name),))
+        return _Result(ok, (Evidence(None, None, None, None, f"{rule.metric} = {value}", name),), 0.95)
     if isinstance(rule, S.FieldRule):
         value = view.get(rule.field)
         if value is None:
             return _Result(None)
         ok = value in rule.value if rule.op == "in" else OPS[rule.op](value, rule.value)
-        return _Result(bool(ok), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),))
+        return _Result(bool(ok), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),), 0.95)
     if isinstance(rule, S.EntityRule):
         roles = {t.index: t.role for t in view.turns}
         hits = [
@@ -229,7 +382,7 @@ def evaluate_rule(rule, view: CallView, name: str) -> _Result:
             for e in view.doc.get("entities", [])
             if e["type"] in rule.types and (rule.role == "any" or roles.get(e["turn"]) == rule.role)
         ]
-        return _Result(bool(hits), tuple(hits))
+        return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
     if isinstance(rule, S.OrderRule):
         a, b = evaluate_rule(rule.first, view, name + ".first"), evaluate_rule(rule.then, view, name + ".then")
         if a.passed is None or b.passed is None:
@@ -237,34 +390,75 @@ def evaluate_rule(rule, view: CallView, name: str) -> _Result:
         starts_a = [e.start for e in a.evidence if e.start is not None]
         starts_b = [e.start for e in b.evidence if e.start is not None]
         ok = bool(a.passed and b.passed and starts_a and starts_b and min(starts_a) < max(starts_b))
-        return _Result(ok, a.evidence + b.evidence)
+        return _Result(ok, a.evidence + b.evidence, min(a.confidence, b.confidence))
     if isinstance(rule, (S.AllRule, S.AnyRule)):
         parts = [evaluate_rule(r, view, f"{name}[{i}]") for i, r in enumerate(rule.rules)]
-        evidence = tuple(e for p in parts for e in p.evidence)
         values = [p.passed for p in parts]
-        if isinstance(rule, S.AllRule):
-            ok = False if False in values else (None if None in values else True)
+        decisive = False if isinstance(rule, S.AllRule) else True  # the value that settles it on its own
+        if decisive in values:
+            ok: bool | None = decisive
+            chosen = [p for p in parts if p.passed is decisive]
+            conf = max(p.confidence for p in chosen)
+        elif None in values:
+            ok, chosen, conf = None, [p for p in parts if p.passed is None], 0.5
         else:
-            ok = True if True in values else (None if None in values else False)
-        return _Result(ok, evidence)
+            ok, chosen = not decisive, parts
+            conf = min(p.confidence for p in parts)
+        # evidence: what decided the answer first, then the rest
+        rest = [p for p in parts if all(p is not c for c in chosen)]
+        evidence = tuple(e for p in (*chosen, *rest) for e in p.evidence)
+        return _Result(ok, evidence, conf)
     if isinstance(rule, S.NotRule):
         inner = evaluate_rule(rule.rule, view, name + ".not")
-        return _Result(None if inner.passed is None else not inner.passed, inner.evidence)
-    return _Result(None)  # manual
+        return _Result(None if inner.passed is None else not inner.passed, inner.evidence, inner.confidence)
+    return _Result(None, (), 0.0)  # manual
 
 
-def applies(cond: S.Condition | None, view: CallView) -> bool:
+def _label_check(view: CallView, holds) -> bool | None:
+    """A request-type condition: certain when the classifier is, else uncertain if a likely alternative label
+    (probability >= ``UNSURE_ALTERNATIVE``) would change the outcome."""
+    rt = view.get("request_type") or {}
+    verdict = bool(holds(rt.get("label")))
+    if rt.get("needs_review"):
+        for label, p in rt.get("alternatives") or ():
+            if p >= UNSURE_ALTERNATIVE and bool(holds(label)) != verdict:
+                return None
+    return verdict
+
+
+UNSURE_ALTERNATIVE = 0.2
+
+
+def _flag_check(view: CallView, flag: str, review: str, want: bool) -> bool | None:
+    """A yes/no fact from a classifier that may say it is unsure (``review`` true): uncertain then."""
+    value = view.get(flag)
+    if value is None:
+        return None
+    if view.get(review):
+        return None
+    return bool(value) == want
+
+
+def applies(cond: S.Condition | None, view: CallView) -> bool | None:
+    """True, False, or None when it depends on a classifier output that is itself uncertain."""
     if cond is None:
         return True
-    label = view.get("request_type.label")
-    checks = [
-        cond.request_type_in is None or label in cond.request_type_in,
-        cond.request_type_not_in is None or label not in cond.request_type_not_in,
-        cond.emergency is None or bool(view.get("emergency.flag")) == cond.emergency,
-        cond.hold is None or bool(view.get("metrics.holds")) == cond.hold,
-        cond.caller_negative is None or bool(view.get("sentiment.caller.was_negative")) == cond.caller_negative,
-    ]
-    return all(checks)
+    checks: list[bool | None] = []
+    if cond.request_type_in is not None:
+        checks.append(_label_check(view, lambda lab: lab in cond.request_type_in))
+    if cond.request_type_not_in is not None:
+        checks.append(_label_check(view, lambda lab: lab not in cond.request_type_not_in))
+    if cond.emergency is not None:
+        checks.append(_flag_check(view, "emergency.flag", "emergency.needs_review", cond.emergency))
+    if cond.hold is not None:
+        checks.append(bool(view.get("metrics.holds")) == cond.hold)
+    if cond.caller_negative is not None:
+        checks.append(bool(view.get("sentiment.caller.was_negative")) == cond.caller_negative)
+    if cond.caller_upset is not None:
+        checks.append(_flag_check(view, "sentiment.caller.upset", "sentiment.caller.upset_review", cond.caller_upset))
+    if False in checks:
+        return False
+    return None if None in checks else True
 
 
 def card_applies(card: S.Scorecard, doc: Mapping[str, Any]) -> bool:
@@ -287,16 +481,17 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
     for sec in card.sections:
         got, possible, sec_critical = 0.0, 0.0, False
         for item in sec.items:
-            if not applies(item.applies_if, view):
+            applicable = applies(item.applies_if, view)
+            if applicable is False:
                 items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, 1.0, False, ()))
                 continue
             r = evaluate_rule(item.rule, view, item.rule.type)
-            if r.passed is None:
+            if r.passed is None or (applicable is None and not r.passed):
+                # Undecidable, or a "no" on an item that may not apply at all: a person decides, never a guess.
                 items.append(ItemResult(item.id, sec.id, None, 0.0, 0.0, 0.0, True, r.evidence))
                 continue
             answer = "yes" if r.passed else "no"
-            # A missing phrase may be a recognition miss: "no" from absence is less certain than "yes" from a hit.
-            conf = 0.9 if r.passed else (0.7 if _absence_based(item.rule) else 0.95)
+            conf = min(r.confidence, 0.8) if applicable is None else r.confidence
             pts = item.points if r.passed else 0.0
             items.append(ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < 0.75, r.evidence))
             got, possible = got + pts, possible + item.points
@@ -327,7 +522,3 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
         sections=tuple(sections),
         items=tuple(items),
     )
-
-
-def _absence_based(rule) -> bool:
-    return isinstance(rule, (S.PhraseRule, S.EntityRule, S.OrderRule, S.AllRule, S.AnyRule))

@@ -95,6 +95,23 @@ class NotRule(_M):
     rule: Rule
 
 
+class SemanticRule(_M):
+    """A sentence of ``role`` that means the same as one of ``examples`` (cosine similarity of sentence embeddings at
+    least ``threshold``) and is closer to its best example than to any of ``counter_examples``. A best match within
+    ``review_band`` below the threshold is uncertain: the item goes to review instead of "no". Evidence: the
+    sentence, its time, the similarity and the example it matched."""
+
+    type: Literal["semantic"]
+    role: Role = "agent"
+    examples: list[Annotated[str, Field(min_length=2)]] = Field(min_length=1)
+    counter_examples: list[Annotated[str, Field(min_length=2)]] = Field(default_factory=list)
+    threshold: float = Field(0.7, gt=0, lt=1)
+    review_band: float = Field(0.05, ge=0, lt=0.5)
+    min_words: int = Field(2, ge=1, le=20, description="Shorter sentences never match (\"okay.\", \"yes.\").")
+    within_s: float | None = Field(None, gt=0)
+    last_s: float | None = Field(None, gt=0, description="Only the last N seconds of the call.")
+
+
 class ManualRule(_M):
     """Left to the reviewer: always ``needs_review``."""
 
@@ -111,6 +128,7 @@ Rule = Annotated[
     | AllRule
     | AnyRule
     | NotRule
+    | SemanticRule
     | ManualRule,
     Field(discriminator="type"),
 ]
@@ -125,7 +143,10 @@ class Condition(_M):
     request_type_not_in: list[str] | None = None
     emergency: bool | None = None
     hold: bool | None = None
-    caller_negative: bool | None = None
+    caller_negative: bool | None = Field(None, description="Any caller turn scored negative (sentiment lexicon).")
+    caller_upset: bool | None = Field(
+        None, description="The caller was upset (angry, frustrated, worried, distressed): the caller-state classifier."
+    )
 
 
 class Item(_M):
@@ -201,4 +222,4 @@ def _describe(path: Path, raw: dict, err: dict) -> str:
     return f"{path}: {where + ', ' if where else ''}field '{field or '(top)'}': {err['msg']}"
 
 
-_RULE_TAGS = {"phrase", "forbidden", "metric", "field", "entity", "order", "all", "any", "not", "manual"}
+_RULE_TAGS = {"phrase", "forbidden", "metric", "field", "entity", "order", "all", "any", "not", "semantic", "manual"}
