@@ -3,8 +3,8 @@ centre's records need: scores, evaluations, reviews, disputes, metrics and the a
 (``qa retention apply``) and by erasure (``qa erase --call ID``).
 
 What goes with the transcript: the turn rows (text and redacted text), the document's turns' text and words, the
-redacted turns, the entities, the evidence quotes of every evaluation of the call, the request-type reason and the
-emergency cue (both quote the caller), and both search columns. What stays: turn times and roles, metrics, request
+redacted turns, the entities, the sentence vectors, the evidence quotes of every evaluation of the call, the
+request-type reason and the emergency cue (both quote the caller), and both search columns. What stays: turn times and roles, metrics, request
 type and emergency flag, sentiment scores, every answer and score.
 """
 
@@ -38,6 +38,7 @@ def strip_document(doc: dict[str, Any]) -> dict[str, Any]:
     d["turns"] = [{k: t[k] for k in TURN_KEEP if k in t} | {"text": ""} for t in d.get("turns") or []]
     d["redacted"] = None
     d["entities"] = []
+    d["sentences"] = None  # sentence vectors are derived from the words: they go with them
     if isinstance(d.get("request_type"), dict):
         d["request_type"]["reason"] = None
     if isinstance(d.get("emergency"), dict):

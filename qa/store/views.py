@@ -58,7 +58,8 @@ def redact_quote(quote: str, marks: Mapping[str, str]) -> str:
     digit_runs = [(k[8:], v) for k, v in marks.items() if k.startswith("\x00digits:") and len(k) > 8]
     out: list[str] = []
     for tok in quote.split():
-        kind = marks.get(tok)
+        # quotes are normalised tokens, cues and sentence evidence are raw text ("Rosa,"): look both up
+        kind = marks.get(tok) or next((marks[n] for n in norm_tokens(tok) if n in marks), None)
         if kind is None and tok.isdigit():
             kind = next((v for d, v in digit_runs if tok in d), None)
         tag = f"[{kind}]" if kind else tok
