@@ -4,8 +4,8 @@ centre's records need: scores, evaluations, reviews, disputes, metrics and the a
 
 What goes with the transcript: the turn rows (text and redacted text), the document's turns' text and words, the
 redacted turns, the entities, the sentence vectors, the evidence quotes of every evaluation of the call, the
-request-type reason and the emergency cue (both quote the caller), and both search columns. What stays: turn times and roles, metrics, request
-type and emergency flag, sentiment scores, every answer and score.
+request-type reason and the emergency cue (both quote the caller), and both search columns. What stays: turn times
+and roles, metrics, request type and emergency flag, sentiment scores, every answer and score.
 """
 
 from __future__ import annotations
