@@ -140,4 +140,4 @@ def test_request_type_and_emergency_from_asr_transcripts(processed):
         assert call.emergency.flag == name.endswith("emergency"), name
     assert correct / len(processed) >= 0.85, correct
     gas = processed["gas_smell_emergency"].emergency
-    assert gas.category == "gas_leak" and gas.turn == 1 and 3.0 < gas.time < 12.0
+    assert gas.category == "gas" and gas.turn == 1 and 3.0 < gas.time < 12.0
