@@ -260,6 +260,32 @@ def train_emergency_cmd(
     typer.echo("thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in m["thresholds"].items()))
 
 
+@train_app.command("caller-state")
+def train_caller_state_cmd(
+    corpus: Annotated[Path, typer.Option(help="TSV: label (upset|calm), category, text.")] = Path(
+        "models/sentiment/caller_state.tsv"
+    ),
+    dev: Annotated[Path, typer.Option(help="Development calls (scripts + answers.yaml with caller_upset).")] = Path(
+        "bench/data/dev_calls"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for model.joblib, manifest.json, MODEL_CARD.md.")] = Path(
+        "models/caller_state"
+    ),
+) -> None:
+    """Train the caller-state model (was the caller upset?) and choose its threshold on the development calls."""
+    _setup_logging(0)
+    from qa.nlp.train_caller_state import train_caller_state
+
+    try:
+        m = train_caller_state(corpus, out, dev)
+    except QAError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"caller_state {m['version']} -> {out}/model.joblib (corpus CV AUC {m['cv5_auc_corpus']:.3f}, threshold "
+        f"{m['thresholds']['upset']:.3f}, dev accuracy {m['dev_calls']['accuracy_at_threshold']:.3f})"
+    )
+
+
 @train_app.command("encoder")
 def train_encoder_cmd(
     out: Annotated[Path, typer.Option(help="Folder for static.npz, tokenizer.json, manifest.json.")] = Path(

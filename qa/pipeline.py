@@ -98,12 +98,13 @@ class Pipeline:
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
             return {}
+        from qa.nlp.caller_state import load_model as load_caller_state
         from qa.nlp.static_encoder import load_encoder
 
         return {
             self.request_type.name: self.request_type.version,
             self.emergency.name: self.emergency.version,
-            "nlp.sentiment": SENTIMENT_VERSION,
+            "nlp.sentiment": f"{SENTIMENT_VERSION}-{load_caller_state()[1]['version']}",
             "nlp.entities": ENTITIES_VERSION,
             "nlp.sentences": f"{SENTENCES_VERSION}-{load_encoder().name}",
         }
@@ -202,14 +203,16 @@ class Pipeline:
             "sentences": None,
         }
         if self.config.nlp.enabled:
+            from qa.nlp.caller_state import load_model as load_caller_state
             from qa.nlp.static_encoder import load_encoder
 
             t = time.perf_counter()
             entities = find_entities(turns)
+            emergency = self.emergency.triage(turns)
             out = {
                 "request_type": self.request_type.for_call(turns),
-                "emergency": self.emergency.triage(turns),
-                "sentiment": call_sentiment(turns),
+                "emergency": emergency,
+                "sentiment": call_sentiment(turns, emergency.flag, load_caller_state()),
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
                 "sentences": embed_sentences(turns, load_encoder()),

@@ -242,6 +242,11 @@ class CallerArc:
     de_escalated: bool
     was_negative: bool
     most_negative_turn: int
+    upset: bool | None = None  # the caller-state model (qa/nlp/caller_state.py); an emergency caller counts as upset
+    upset_score: float | None = None
+    upset_review: bool = False  # within the review band of the threshold: a person decides
+    upset_turn: int | None = None
+    upset_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

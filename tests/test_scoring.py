@@ -223,7 +223,9 @@ def test_score_and_validate_cli(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["scorecard", "validate", str(DEFAULT_SCORECARD)])
     assert res.exit_code == 0 and "valid scorecard '311-standard'" in res.output
-    (tmp_path / "a.json").write_text(json.dumps(call([("agent", 0, "thank you for calling 311, my name is Ann")])))
+    ann = {"type": "PERSON", "value": "Ann", "turn": 0, "first_word": 8, "last_word": 8, "start": 2.0, "end": 2.3}
+    doc = call([("agent", 0, "thank you for calling 311, my name is Ann")], entities=[ann])
+    (tmp_path / "a.json").write_text(json.dumps(doc))
     (tmp_path / "broken.json").write_text("{")
     res = runner.invoke(app, ["score", str(tmp_path)])
     assert res.exit_code == 1 and "1 call(s) scored" in res.output and "broken.json: not readable" in res.output

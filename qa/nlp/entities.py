@@ -13,13 +13,20 @@ from collections.abc import Sequence
 from qa.nlp.numbers import spoken_numbers
 from qa.types import Entity, Turn
 
-VERSION = "1"
+VERSION = "2"
 SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Boulevard|Blvd|Lane|Ln|Way|Court|Ct|Place|Pl|Terrace|Parkway|Pkwy"
     r"|Highway|Hwy|Circle|Square|Alley)\b\.?"
 )
 NAME = r"(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)|First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth)"
 STREET = rf"{NAME}(?: {NAME}){{0,2}} {SUFFIX}"
+# "your request number is", "confirmation's", "case is", "here's your number, it's", "number's", "ticket #": the words
+# people use to hand over a number they can follow up with (the digits may come in groups: "24, 119, 03").
+SR_INTRO = (
+    r"\b(?:(?:(?:service |work )?(?:request|reference|ref|confirmation|ticket|case|complaint|tracking|report|claim"
+    r"|incident|order)(?: number| no\.?| #)?)|(?:your|the) number|number)"
+    r"(?:'s|,? is|,? will be|,? it'?s|:| #)?,?(?: (?:it'?s|is|number))?,? "
+)
 RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "in" between two streets is how speech recognition often hears "and"
     ("CROSS_STREETS", re.compile(rf"\b{STREET},? (?:and|&|at|in) {STREET}")),
@@ -29,12 +36,19 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("SSN", re.compile(r"\b(?P<v>\d{3}-\d{2}-\d{4})\b|social security number is (?P<w>\d{9})\b", re.I)),
     ("CARD", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
     ("PHONE", re.compile(r"\(?\b\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}\b")),
-    ("SR_NUMBER", re.compile(r"(?:request|ticket|case|reference|confirmation) number (?:is )?(?P<v>\d{4,})", re.I)),
+    ("SR_NUMBER", re.compile(rf"{SR_INTRO}(?P<v>\d[\d ,.-]*\d)", re.I)),
     ("DOB", re.compile(r"(?:date of birth is|born on|birthday is) (?P<v>[\w ,]+?\d{4})\b", re.I)),
 )
 NER_LABELS = {"PERSON": "PERSON", "DATE": "DATE", "TIME": "TIME", "ORG": "ORG", "GPE": "PLACE", "FAC": "PLACE"}
-NAME_INTRO = re.compile(r"\b(?i:my name is|this is|name's|i'm|i am) ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+)?)")
-NOT_NAMES = {"Calling", "Sorry", "Fine", "Okay", "Going", "Not", "Here", "Just", "Really", "So", "Still"}
+NAME_INTRO = re.compile(
+    r"\b(?i:my name is|this is|name's|i'm|i am|you've got|you have|you're (?:speaking|talking) (?:with|to)|it's)"
+    r" ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+)?)"
+    r"|\b((?:[A-Z][a-z]+)) (?i:here|speaking)\b"
+)
+NOT_NAMES = {
+    "Calling", "Sorry", "Fine", "Okay", "Going", "Not", "Here", "Just", "Really", "So", "Still", "City", "The", "That",
+    "This", "It", "Yes", "Yeah", "No", "Hi", "Hello", "Thanks", "Thank", "Right", "Good", "Great", "All", "What",
+}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,14 +106,17 @@ def _turn_entities(ti: int, turn: Turn, text: str, owner: list[int], doc) -> lis
     for kind, pat in RULES:
         for m in pat.finditer(text):
             group = next((g for g in ("v", "w") if g in pat.groupindex and m.group(g)), 0)
-            raw = m.group(group).rstrip(" -")  # a digit pattern may end on a separator
-            value = re.sub(r"[ -]", "", raw) if kind in ("PHONE", "CARD", "SSN") else raw
+            raw = m.group(group).rstrip(" -,.")  # a digit pattern may end on a separator
+            value = re.sub(r"[ ,.-]", "", raw) if kind in ("PHONE", "CARD", "SSN", "SR_NUMBER") else raw
+            if kind == "SR_NUMBER" and not 4 <= len(value) <= 12:
+                continue
             if kind == "CARD" and not _luhn(value):
                 continue
             add(kind, m.start(group), m.start(group) + len(raw), value)
     for m in NAME_INTRO.finditer(text):
-        if m.group(1).split()[0] not in NOT_NAMES:
-            add("PERSON", m.start(1), m.end(1), m.group(1))
+        g = 1 if m.group(1) else 2
+        if m.group(g).split()[0] not in NOT_NAMES:
+            add("PERSON", m.start(g), m.end(g), m.group(g))
     for ent in doc.ents:
         kind = NER_LABELS.get(ent.label_)
         if kind and not (kind == "PERSON" and ent.text.split()[0] in NOT_NAMES):

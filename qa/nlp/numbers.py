@@ -1,8 +1,9 @@
 """Spoken numbers to digits, keeping track of which words each number came from.
 
 "two four one nine oh three" -> 241903, "forty one" -> 41, "one eight" -> 18, "three hundred twelve" -> 312,
-"twenty twenty six" -> 2026. Digits read one by one are concatenated (that is how people say request numbers,
-house numbers and phone numbers); "oh" counts as zero only inside a run of number words.
+"twenty twenty six" -> 2026, "double two five" -> 225, "triple seven" -> 777. Digits read one by one are concatenated
+(that is how people say request numbers, house numbers and phone numbers); "oh" counts as zero and "double"/"triple"
+repeat the next digit only inside a run of number words.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ TEENS = {
     for i, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())
 }
 TENS = {w: 20 + 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+REPEAT = {"double": 2, "triple": 3}
 WORD = re.compile(r"[a-z]+|\d+|[.,;:!?]", re.I)  # punctuation is kept as a token: it ends a number
 
 
@@ -38,6 +40,8 @@ def number_word_kind(tok: str) -> str | None:
         return "hundred"
     if t == "oh":
         return "oh"
+    if t in REPEAT:
+        return "repeat"
     return None
 
 
@@ -46,7 +50,11 @@ def spoken_numbers(tokens: list[str]) -> list[NumberSpan]:
     spans = []
     i = 0
     while i < len(tokens):
-        if number_word_kind(tokens[i]) in (None, "oh", "hundred"):
+        kind = number_word_kind(tokens[i])
+        starts = kind not in (None, "oh", "hundred", "repeat") or (
+            kind == "repeat" and i + 1 < len(tokens) and number_word_kind(tokens[i + 1]) in ("unit", "oh")
+        )
+        if not starts:
             i += 1
             continue
         j = i
@@ -62,6 +70,14 @@ def _digits(words: list[str]) -> str:
     k = 0
     while k < len(words):
         w = words[k]
+        if w in REPEAT:
+            nxt = words[k + 1] if k + 1 < len(words) else None
+            if nxt in UNITS or nxt == "oh":
+                out.append(str(0 if nxt == "oh" else UNITS[nxt]) * REPEAT[w])
+                k += 2
+            else:
+                k += 1
+            continue
         if w in TENS:
             if k + 1 < len(words) and words[k + 1] in UNITS and words[k + 1] != "zero":
                 out.append(str(TENS[w] + UNITS[words[k + 1]]))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from qa.types import CallerArc, Role, RoleSentiment, Sentiment, TurnSentiment
 
-VERSION = "1"
+VERSION = "2"
 POSITIVE_AT = 0.3
 NEGATIVE_AT = -0.25
 
@@ -63,14 +63,31 @@ def classify(text: str) -> tuple[str, float]:
     return label_of(s), s
 
 
-def call_sentiment(turns: Sequence) -> Sentiment:
+def call_sentiment(turns: Sequence, emergency: bool = False, caller_state=None) -> Sentiment:
+    """``caller_state``: the (model, manifest) of qa/nlp/caller_state.py; None = lexicon only (no ``upset``)."""
     per_turn = []
     for i, t in enumerate(turns):
         label, s = classify(t.text)
         per_turn.append(TurnSentiment(i, t.role.value, label, s))
     caller = [x for x in per_turn if x.role == Role.CALLER.value]
     agent = [x for x in per_turn if x.role == Role.AGENT.value]
-    return Sentiment(VERSION, tuple(per_turn), _caller_arc(caller), _mean(agent))
+    arc = _caller_arc(caller)
+    if arc is not None and caller_state is not None:
+        arc = _with_upset(arc, turns, emergency, *caller_state)
+    return Sentiment(VERSION, tuple(per_turn), arc, _mean(agent))
+
+
+def _with_upset(arc: CallerArc, turns: Sequence, emergency: bool, model, manifest) -> CallerArc:
+    from dataclasses import replace
+
+    from qa.nlp.caller_state import call_score
+
+    score, where = call_score(model, turns)
+    th = manifest["thresholds"]
+    upset = emergency or score >= th["upset"]
+    review = not emergency and abs(score - th["upset"]) < th["review_band"]
+    turn, time = (where[0], where[1]) if where else (None, None)
+    return replace(arc, upset=upset, upset_score=round(score, 3), upset_review=review, upset_turn=turn, upset_time=time)
 
 
 def _mean(items: Sequence[TurnSentiment]) -> RoleSentiment | None:

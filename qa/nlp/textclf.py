@@ -7,6 +7,7 @@ something when it gates ``needs_review``.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import platform
@@ -69,6 +70,34 @@ class StaticEmbedder(BaseEstimator, TransformerMixin):
         from qa.nlp.static_encoder import load_encoder
 
         return load_encoder().encode(list(X)) * self.weight
+
+
+def cv_probabilities(make_model, texts: list[str], y: np.ndarray, weights: np.ndarray, seed: int = 13) -> np.ndarray:
+    """Out-of-fold P(positive) for every text (stratified 5-fold; ``make_model()`` builds a fresh pipeline)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    p = np.zeros(len(texts))
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(texts, y):
+        m = make_model().fit([texts[i] for i in tr], y[tr], clf__sample_weight=weights[tr])
+        p[te] = m.predict_proba([texts[i] for i in te])[:, 1]
+    return p
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    from qa.errors import ConfigError
+
+    try:
+        return list(csv.DictReader(path.read_text(encoding="utf-8").splitlines(), delimiter="\t"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def everyday_lines(models: Path) -> list[str]:
+    """models/emergency/conversation.txt: greetings, answers, spelling, process questions (no report, no mood)."""
+    conv = models / "emergency" / "conversation.txt"
+    if not conv.exists():
+        return []
+    return [x.strip() for x in conv.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ Thresholds (recall first), from data, never from the frozen test set:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import random
 from pathlib import Path
@@ -39,16 +38,9 @@ EXTRA_WEIGHT = 0.5
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-def _tsv(path: Path) -> list[dict[str, str]]:
-    try:
-        return list(csv.DictReader(path.read_text(encoding="utf-8").splitlines(), delimiter="\t"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-
-
 def training_data(corpus: Path) -> tuple[list[str], np.ndarray, np.ndarray, list[str], int]:
     """(texts, is_emergency, sample weights, categories, rows taken from the corpus itself)."""
-    rows = _tsv(corpus)
+    rows = textclf.read_tsv(corpus)
     bad = [
         i + 2 for i, r in enumerate(rows) if r.get("label") not in ("emergency", "non_emergency") or not r.get("text")
     ]
@@ -62,10 +54,10 @@ def training_data(corpus: Path) -> tuple[list[str], np.ndarray, np.ndarray, list
     for name in ("request_type/corpus.tsv", "request_type/corpus_written.tsv", "sentiment/caller_state.tsv"):
         path = MODELS / name
         if path.exists():
-            extra += [r["text"] for r in _tsv(path) if r.get("label") != "other" and not DANGER.search(r["text"])]
-    conv = MODELS / "emergency" / "conversation.txt"
-    if conv.exists():
-        extra += [x.strip() for x in conv.read_text().splitlines() if x.strip() and not x.startswith("#")]
+            extra += [
+                r["text"] for r in textclf.read_tsv(path) if r.get("label") != "other" and not DANGER.search(r["text"])
+            ]
+    extra += textclf.everyday_lines(MODELS)
     texts += extra
     labels += [False] * len(extra)
     cats += ["none"] * len(extra)
@@ -75,16 +67,6 @@ def training_data(corpus: Path) -> tuple[list[str], np.ndarray, np.ndarray, list
 
 def _flag_model():
     return textclf.build_pipeline(c=4.0, cv=5, encoder="static", encoder_weight=2.0, class_weight="balanced")
-
-
-def cross_validated(texts: list[str], y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    from sklearn.model_selection import StratifiedKFold
-
-    p = np.zeros(len(texts))
-    for tr, te in StratifiedKFold(5, shuffle=True, random_state=SEED).split(texts, y):
-        m = _flag_model().fit([texts[i] for i in tr], y[tr], clf__sample_weight=w[tr])
-        p[te] = m.predict_proba([texts[i] for i in te])[:, 1]
-    return p
 
 
 def dev_call_scores(flag_model, dev: Path) -> list[tuple[str, bool, float, float, bool]]:
@@ -125,7 +107,7 @@ def train_emergency(corpus: Path = MODEL_DIR / "corpus.tsv", out: Path = MODEL_D
 
     random.seed(SEED)
     texts, y, w, cats, n_corpus = training_data(corpus)
-    p = cross_validated(texts, y, w)
+    p = textclf.cv_probabilities(_flag_model, texts, y, w, SEED)
     hard = np.array([c == "hard_negative" for c in cats[:n_corpus]])
     flag = _flag_model().fit(texts, y, clf__sample_weight=w)
     dev_scores = dev_call_scores(flag, dev)

@@ -380,7 +380,9 @@ def evaluate_rule(rule, view: CallView, name: str) -> _Result:
         hits = [
             Evidence(e["turn"], roles.get(e["turn"]), e["start"], e["end"], f"{e['type']}: {e['value']}", name)
             for e in view.doc.get("entities", [])
-            if e["type"] in rule.types and (rule.role == "any" or roles.get(e["turn"]) == rule.role)
+            if e["type"] in rule.types
+            and (rule.role == "any" or roles.get(e["turn"]) == rule.role)
+            and (rule.within_s is None or e["start"] <= rule.within_s)
         ]
         return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
     if isinstance(rule, S.OrderRule):

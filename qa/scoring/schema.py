@@ -70,6 +70,7 @@ class EntityRule(_M):
     type: Literal["entity"]
     types: list[str] = Field(min_length=1)
     role: Role = "agent"
+    within_s: float | None = Field(None, gt=0, description="Only entities starting in the first N seconds.")
 
 
 class OrderRule(_M):
