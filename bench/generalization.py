@@ -185,10 +185,14 @@ def main() -> int:
     ap.add_argument("--model", default="base", help="ASR model for --audio")
     ap.add_argument("--misses", action="store_true", help="list every disagreement")
     ap.add_argument("--skip-text", action="store_true", help="skip the real-text request-type evaluation")
+    ap.add_argument("--request-model", help="a request-type model folder to try instead of the shipped one")
     args = ap.parse_args()
     sets = [s for s in args.sets.split(",") if s]
     card = load_scorecard(DEFAULT_SCORECARD)
-    pipe = Pipeline(PipelineConfig().with_overrides({"asr.model": args.model, "asr.cpu_threads": 2}))
+    overrides = {"asr.model": args.model, "asr.cpu_threads": 2}
+    if args.request_model:
+        overrides["nlp.request_type_model"] = args.request_model
+    pipe = Pipeline(PipelineConfig().with_overrides(overrides))
     pipe.load(audio=args.audio)
 
     modes = ["transcript"] + (["audio"] if args.audio else [])

@@ -204,9 +204,10 @@ app.add_typer(train_app, name="train")
 
 @train_app.command("request-type")
 def train_request_type(
-    corpus: Annotated[Path, typer.Option(help="TSV with label<TAB>text per line.")] = Path(
-        "models/request_type/corpus.tsv"
-    ),
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(help="TSV with label<TAB>text per line; repeat for several. Default: spoken + written corpora."),
+    ] = None,
     taxonomy: Annotated[Path, typer.Option(help="Taxonomy YAML (request types).")] = Path(
         "models/request_type/taxonomy.yaml"
     ),
@@ -225,7 +226,8 @@ def train_request_type(
         default = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "banking77"
         banking77 = default if default.is_dir() else None
     try:
-        manifest = train(corpus, taxonomy, out, banking77)
+        corpora = corpus or [Path("models/request_type/corpus.tsv"), Path("models/request_type/corpus_written.tsv")]
+        manifest = train(list(corpora), taxonomy, out, banking77)
     except QAError as exc:
         _fail(str(exc))
     met = manifest["metrics"]

@@ -210,7 +210,7 @@ class Pipeline:
             entities = find_entities(turns)
             emergency = self.emergency.triage(turns)
             out = {
-                "request_type": self.request_type.for_call(turns),
+                "request_type": self.request_type.after_triage(self.request_type.for_call(turns), emergency),
                 "emergency": emergency,
                 "sentiment": call_sentiment(turns, emergency.flag, load_caller_state()),
                 "entities": entities,

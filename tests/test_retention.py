@@ -66,7 +66,7 @@ def test_retention_removes_audio_and_transcripts_past_their_age_and_keeps_the_re
             assert s.scalar(select(func.count()).select_from(TurnRow).where(TurnRow.call_id == cid)) == 0
             blob = json.dumps(
                 [c.document]
-                + [e.data for e in s.scalars(select(EvaluationRow))]
+                + [e.data for e in s.scalars(select(EvaluationRow).where(EvaluationRow.call_id == cid))]
                 + [a.data for a in s.scalars(select(Analysis).where(Analysis.call_id == cid))]
             )
             doc = docs[ids.index(cid)]

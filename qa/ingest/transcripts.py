@@ -176,11 +176,11 @@ def _from_webvtt(path: Path, text: str, sha: str) -> ImportedTranscript:
                 "the whole call is one speaker and per-role items cannot be scored",
             )
         )
-    labels = [who or "speaker" for _, _, who, _ in cues]
     turns = [
         Turn(label, Role.UNKNOWN, start, end, said, spread_words(said, start, end))
-        for (start, end, _, said), label in zip(cues, labels, strict=True)
+        for start, end, label, said in _joined((start, end, who or "speaker", said) for start, end, who, said in cues)
     ]
+    labels = [t.speaker for t in turns]
     speakers = list(dict.fromkeys(labels))
     roles = _roles(turns, speakers)
     role_of = {r.speaker: r.role for r in roles}
@@ -189,6 +189,22 @@ def _from_webvtt(path: Path, text: str, sha: str) -> ImportedTranscript:
     duration = max(t.end for t in turns)
     audio = AudioInfo(str(path), duration, 0, 0, "webvtt", sha)
     return ImportedTranscript("webvtt", audio, sha, segments, tuple(turns), roles, None, tuple(warnings))
+
+
+CUE_JOIN_S = 0.25
+
+
+def _joined(cues) -> list[tuple[float, float, str, str]]:
+    """Cues of one voice that follow each other without a pause are one turn: subtitle writers (ours included) cut a
+    long turn into cues of a readable length, sometimes in mid-sentence ("your request number is" | "61208")."""
+    out: list[tuple[float, float, str, str]] = []
+    for start, end, who, said in cues:
+        if out and out[-1][2] == who and 0 <= start - out[-1][1] <= CUE_JOIN_S:
+            s0, _, _, text = out[-1]
+            out[-1] = (s0, max(end, out[-1][1]), who, f"{text} {said}")
+        else:
+            out.append((start, end, who, said))
+    return out
 
 
 def _roles(turns: list[Turn], speakers: list[str]) -> tuple[SpeakerRole, ...]:

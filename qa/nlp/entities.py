@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from qa.nlp.numbers import spoken_numbers
 from qa.types import Entity, Turn
 
-VERSION = "2"
+VERSION = "3"
 SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Boulevard|Blvd|Lane|Ln|Way|Court|Ct|Place|Pl|Terrace|Parkway|Pkwy"
     r"|Highway|Hwy|Circle|Square|Alley)\b\.?"
@@ -38,6 +38,9 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("PHONE", re.compile(r"\(?\b\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}\b")),
     ("SR_NUMBER", re.compile(rf"{SR_INTRO}(?P<v>\d[\d ,.-]*\d)", re.I)),
     ("DOB", re.compile(r"(?:date of birth is|born on|birthday is) (?P<v>[\w ,]+?\d{4})\b", re.I)),
+)
+PLACEHOLDER = re.compile(
+    r"\[(PERSON|ADDRESS|STREET|CROSS_STREETS|PHONE|EMAIL|SSN|CARD|SR_NUMBER|DOB|DATE|TIME|PLACE|ORG)\]"
 )
 NER_LABELS = {"PERSON": "PERSON", "DATE": "DATE", "TIME": "TIME", "ORG": "ORG", "GPE": "PLACE", "FAC": "PLACE"}
 NAME_INTRO = re.compile(
@@ -103,6 +106,8 @@ def _turn_entities(ti: int, turn: Turn, text: str, owner: list[int], doc) -> lis
         w0, w1 = owner[a], owner[b - 1]
         out.append(Entity(kind, value, ti, w0, w1, turn.words[w0].start, turn.words[w1].end))
 
+    for m in PLACEHOLDER.finditer(text):  # a transcript redacted before import still says what stood there
+        add(m.group(1), m.start(), m.end(), m.group(0))
     for kind, pat in RULES:
         for m in pat.finditer(text):
             group = next((g for g in ("v", "w") if g in pat.groupindex and m.group(g)), 0)

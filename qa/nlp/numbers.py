@@ -28,37 +28,37 @@ class NumberSpan:
     digits: str
 
 
+KIND = {
+    **dict.fromkeys(UNITS, "unit"),
+    **dict.fromkeys(TEENS, "teen"),
+    **dict.fromkeys(TENS, "tens"),
+    "hundred": "hundred",
+    "oh": "oh",
+    **dict.fromkeys(REPEAT, "repeat"),
+}
+
+
 def number_word_kind(tok: str) -> str | None:
-    t = tok.lower()
-    if t in UNITS:
-        return "unit"
-    if t in TEENS:
-        return "teen"
-    if t in TENS:
-        return "tens"
-    if t == "hundred":
-        return "hundred"
-    if t == "oh":
-        return "oh"
-    if t in REPEAT:
-        return "repeat"
-    return None
+    return KIND.get(tok) or KIND.get(tok.lower())
 
 
 def spoken_numbers(tokens: list[str]) -> list[NumberSpan]:
     """Find runs of number words in ``tokens`` (words, punctuation stripped) and convert each run to digits."""
+    kinds = [KIND.get(t) or KIND.get(t.lower()) for t in tokens]
+    if not any(kinds):
+        return []
     spans = []
     i = 0
     while i < len(tokens):
-        kind = number_word_kind(tokens[i])
+        kind = kinds[i]
         starts = kind not in (None, "oh", "hundred", "repeat") or (
-            kind == "repeat" and i + 1 < len(tokens) and number_word_kind(tokens[i + 1]) in ("unit", "oh")
+            kind == "repeat" and i + 1 < len(tokens) and kinds[i + 1] in ("unit", "oh")
         )
         if not starts:
             i += 1
             continue
         j = i
-        while j + 1 < len(tokens) and number_word_kind(tokens[j + 1]) is not None:
+        while j + 1 < len(tokens) and kinds[j + 1] is not None:
             j += 1
         spans.append(NumberSpan(i, j, _digits([t.lower() for t in tokens[i : j + 1]])))
         i = j + 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import ConfigError
-from qa.types import Prediction, Role, Turn
+from qa.types import Emergency, Prediction, Role, Turn
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "request_type"
 STATUS = "service_request_status"
@@ -72,6 +72,16 @@ class RequestTypeClassifier:
                 pred = Prediction(STATUS, max(scores[STATUS], self.review_below), alts, False, self.version, reason)
             out.append(pred)
         return out
+
+    @staticmethod
+    def after_triage(pred: Prediction, emergency: Emergency | None) -> Prediction:
+        """An emergency the triage is sure of makes the call ``other`` (the taxonomy's home for calls that go to
+        911), whatever the topic words say; the model's labels stay as alternatives."""
+        if emergency is None or not emergency.flag or emergency.needs_review or pred.label == "other":
+            return pred
+        alts = ((pred.label, pred.confidence), *((k, v) for k, v in pred.alternatives if k != "other"))
+        reason = f"the caller described an emergency ({emergency.category}): it belongs with 911"
+        return Prediction("other", max(pred.confidence, 0.9), alts[: len(pred.alternatives)], False, pred.model, reason)
 
     def for_call(self, turns: tuple[Turn, ...]) -> Prediction:
         """Reads the caller's turns; with no caller identified, everything that was said (then the follow-up rule is

@@ -80,10 +80,9 @@ def unpack_vectors(data: Mapping[str, Any]) -> np.ndarray:
     n, dim = len(data["spans"]), int(data["dim"])
     if n == 0 or dim == 0:
         return np.zeros((n, dim), np.float32)
-    q = np.frombuffer(base64.b64decode(data["q"]), np.int8).reshape(n, dim).astype(np.float32)
-    scale = np.frombuffer(base64.b64decode(data["scale"]), np.float16).astype(np.float32)
-    v = q * scale[:, None]
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    # each row has its own scale, so the unit vector is the int8 row's own direction: the scale is not needed here
+    v = np.frombuffer(base64.b64decode(data["q"]), np.int8).reshape(n, dim).astype(np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
     return v / np.where(norms > 0, norms, 1.0)
 
 

@@ -68,12 +68,21 @@ def banking77(folder: Path, semantic: bool = True) -> textclf.Scores:
     return textclf.score(y_te, model.predict(x_te))
 
 
-def train_request_type(corpus: Path, taxonomy_path: Path, out: Path, banking77_dir: Path | None = None) -> dict:
+def train_request_type(
+    corpus: Path | list[Path], taxonomy_path: Path, out: Path, banking77_dir: Path | None = None
+) -> dict:
+    """Train on one corpus or several (spoken utterances and written requests: one model for calls and web forms)."""
     taxonomy = load_taxonomy(taxonomy_path)
-    texts, labels = load_corpus(corpus, set(taxonomy.types))
+    corpora = corpus if isinstance(corpus, list) else [corpus]
+    texts, labels, parts = [], [], []
+    for path in corpora:
+        t, lab = load_corpus(path, set(taxonomy.types))
+        texts += t
+        labels += lab
+        parts.append({"file": path.name, "examples": len(t), "sha256_16": textclf.data_hash(t, lab)})
     missing = sorted(set(taxonomy.types) - set(labels))
     if missing:
-        raise ConfigError(f"{corpus}: no examples for {', '.join(missing)}")
+        raise ConfigError(f"{', '.join(map(str, corpora))}: no examples for {', '.join(missing)}")
     cv = cross_validate(texts, labels)
     xs, ys = augment(texts, labels, COPIES, SEED)
     model = textclf.build_pipeline().fit(xs, ys)
@@ -84,7 +93,12 @@ def train_request_type(corpus: Path, taxonomy_path: Path, out: Path, banking77_d
         "trained_at": dt.date.today().isoformat(),
         "labels": sorted(set(labels)),
         "taxonomy_version": taxonomy.version,
-        "corpus": {"file": corpus.name, "examples": len(texts), "sha256_16": textclf.data_hash(texts, labels)},
+        "corpus": {
+            "file": " + ".join(p["file"] for p in parts),
+            "examples": len(texts),
+            "sha256_16": textclf.data_hash(texts, labels),
+            "parts": parts,
+        },
         "training": {
             "augmented_copies": COPIES,
             "seed": SEED,
@@ -100,6 +114,11 @@ def train_request_type(corpus: Path, taxonomy_path: Path, out: Path, banking77_d
     textclf.save(model, out, manifest)
     (out / "MODEL_CARD.md").write_text(model_card(manifest))
     return manifest
+
+
+def _corpus_lines(corpus: dict) -> str:
+    parts = corpus.get("parts") or [corpus]
+    return ", ".join(f"`{p['file']}`: {p['examples']} examples" for p in parts)
 
 
 def model_card(m: dict) -> str:
@@ -120,8 +139,10 @@ Classifies what a 311 caller is asking for into the taxonomy in `taxonomy.yaml` 
 calibrated confidence, top alternatives; below the confidence threshold the call is marked `needs_review`.
 
 ## Data
-`corpus.tsv`: {m["corpus"]["examples"]} caller utterances written for this project (no personal data), 17-23 per type,
-in varied phrasings including disfluent and misrecognised speech (corpus hash {m["corpus"]["sha256_16"]}). Training
+{_corpus_lines(m["corpus"])} (corpus hash {m["corpus"]["sha256_16"]}): `corpus.tsv` has caller utterances written for
+this project (no personal data) in varied phrasings including disfluent and misrecognised speech;
+`corpus_written.tsv` has requests as residents write them in web forms, apps and e-mails (see CORPUS_WRITTEN.md),
+written without seeing any evaluation data. Training
 adds, per utterance, its ASR-style form (no case or punctuation) and {m["training"]["augmented_copies"]} noisy
 variants (fillers, stutters, dropped words, telephone misrecognitions such as "paul hole"),
 seed {m["training"]["seed"]}.

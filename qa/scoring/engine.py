@@ -169,7 +169,7 @@ class _Sentences:
     start: np.ndarray
     end: np.ndarray
     words: np.ndarray
-    role: np.ndarray
+    role_code: np.ndarray  # ROLE_CODE of each sentence's turn
     vectors: np.ndarray
 
 
@@ -190,6 +190,8 @@ class CallView:
         self._sentences: _Sentences | None | bool = False  # False: not read yet
         self._sims: np.ndarray | None = None
         self._sims_generation = -1
+        self._semantic: tuple | None = None  # (layout, best per rule, row per rule, eligible per rule)
+        self.layout: _SemanticLayout | None = None  # the scorecard's semantic rules (set by evaluate_call)
 
     def sentences(self) -> _Sentences | None:
         """The call's sentence block (None when the analysis has none: made before semantic scoring existed)."""
@@ -212,7 +214,7 @@ class CallView:
                     np.asarray(starts),
                     np.asarray(ends),
                     spans[:, 2] - spans[:, 1] + 1,
-                    np.asarray([self.turns[t].role for t in spans[:, 0]], dtype=object),
+                    np.asarray([ROLE_CODE.get(self.turns[t].role, 2) for t in spans[:, 0]], dtype=np.int8),
                     unpack_vectors(data),
                 )
         return self._sentences  # type: ignore[return-value]
@@ -303,6 +305,82 @@ def _phrase_hits(view: CallView, rule, rule_name: str) -> list[Evidence]:
 ABSENT = 0.8  # a "no" because a phrase or an entity is absent: recognition may have missed the words
 
 
+ROLE_CODE = {"agent": 0, "caller": 1, "unknown": 2}
+
+
+class _SemanticLayout:
+    """Every semantic rule of a scorecard, laid out so that one call is scored for all of them with a fixed number of
+    array operations (not a few per rule): the bank columns of all examples side by side (one group per rule), the
+    counter-examples likewise, and each rule's role, length and time limits as arrays."""
+
+    def __init__(self, rules: list[S.SemanticRule]):
+        self.rules = rules
+        self.index = {id(r): k for k, r in enumerate(rules)}
+        pos = [BANK.columns(tuple(r.examples)) for r in rules]
+        self.cols = pos  # each rule's own example columns (to name the example a sentence matched)
+        self.pos_cols = np.concatenate(pos) if pos else np.zeros(0, np.intp)
+        self.pos_starts = np.cumsum([0] + [len(c) for c in pos[:-1]]).astype(np.intp)
+        with_neg = [k for k, r in enumerate(rules) if r.counter_examples]
+        neg = [BANK.columns(tuple(rules[k].counter_examples)) for k in with_neg]
+        self.neg_rules = np.asarray(with_neg, np.intp)
+        self.neg_cols = np.concatenate(neg) if neg else np.zeros(0, np.intp)
+        self.neg_starts = np.cumsum([0] + [len(c) for c in neg[:-1]]).astype(np.intp)
+        self.role = np.array([ROLE_CODE.get(r.role, -1) for r in rules])
+        self.min_words = np.array([r.min_words for r in rules])
+        self.within = np.array([r.within_s or np.inf for r in rules])
+        self.last = np.array([r.last_s or np.inf for r in rules])
+        self.generation = BANK.generation
+
+
+_LAYOUTS: dict[int, tuple[object, _SemanticLayout]] = {}
+
+
+def _semantic_rules(rule, out: list) -> list:
+    if isinstance(rule, S.SemanticRule):
+        out.append(rule)
+    for child in (getattr(rule, "rules", None) or []) + [getattr(rule, a, None) for a in ("rule", "first", "then")]:
+        if child is not None:
+            _semantic_rules(child, out)
+    return out
+
+
+def _layout(owner, rules_of) -> _SemanticLayout:
+    """The layout of ``owner``'s semantic rules (a scorecard, or one rule), built once and kept while it lives."""
+    hit = _LAYOUTS.get(id(owner))
+    if hit is None or hit[0] is not owner or hit[1].generation != BANK.generation:
+        layout = _SemanticLayout(rules_of())
+        if layout.generation != BANK.generation:  # building it embedded new examples
+            layout = _SemanticLayout(rules_of())
+        if len(_LAYOUTS) > 64:
+            _LAYOUTS.clear()
+        hit = _LAYOUTS[id(owner)] = (owner, layout)
+    return hit[1]
+
+
+def _semantic_scores(view: CallView, layout: _SemanticLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every rule of the layout: the best qualifying sentence's similarity (-1 if none), its row, and whether
+    any sentence had the rule's role, length and time at all."""
+    cached = view._semantic
+    if cached is not None and cached[0] is layout:
+        return cached[1], cached[2], cached[3]
+    sent = view.sentences()
+    assert sent is not None
+    sims = view.similarities()
+    pos = np.maximum.reduceat(sims[:, layout.pos_cols], layout.pos_starts, axis=1)  # (sentences, rules)
+    ok = (sent.words[:, None] >= layout.min_words) & (sent.start[:, None] <= layout.within)
+    ok &= sent.end[:, None] >= view.duration - layout.last
+    ok &= (layout.role == -1) | (sent.role_code[:, None] == layout.role)
+    eligible = ok.any(axis=0)  # a rule with no sentence of its role, length and time: its "no" is an absence
+    if len(layout.neg_rules):
+        neg = np.maximum.reduceat(sims[:, layout.neg_cols], layout.neg_starts, axis=1)
+        ok[:, layout.neg_rules] &= pos[:, layout.neg_rules] > neg
+    score = np.where(ok, pos, -1.0)
+    rows = score.argmax(axis=0)
+    best = score[rows, np.arange(score.shape[1])]
+    view._semantic = (layout, best, rows, eligible)
+    return best, rows, eligible
+
+
 def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
     sent = view.sentences()
     if sent is None or len(sent.turn) == 0:
@@ -310,31 +388,18 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
             return _Result(False, (), ABSENT)
         note = "no sentence embeddings in this analysis: re-run `qa process` (or import its JSON) to score this item"
         return _Result(None, (Evidence(None, None, None, None, note, name),))
-    pos_cols = BANK.columns(tuple(rule.examples))
-    neg_cols = BANK.columns(tuple(rule.counter_examples)) if rule.counter_examples else None
+    layout = view.layout if view.layout is not None and id(rule) in view.layout.index else None
+    if layout is None:
+        layout = _layout(rule, lambda: [rule])
     if sent.encoder != BANK.encoder_name:
         note = f"sentences embedded with {sent.encoder}, the scorecard with {BANK.encoder_name}: re-run `qa process`"
         return _Result(None, (Evidence(None, None, None, None, note, name),))
-    sims = view.similarities()
-    mask = sent.words >= rule.min_words
-    if rule.role != "any":
-        mask &= sent.role == rule.role
-    if rule.within_s:
-        mask &= sent.start <= rule.within_s
-    if rule.last_s:
-        mask &= sent.end >= view.duration - rule.last_s
-    if not mask.any():
-        return _Result(False, (), ABSENT)
-    pos = sims[:, pos_cols]
-    best_example = pos.argmax(axis=1)
-    score = pos.max(axis=1)
-    if neg_cols is not None:
-        score = np.where(score > sims[:, neg_cols].max(axis=1), score, -1.0)
-    score = np.where(mask, score, -1.0)
-    i = int(score.argmax())
-    best = float(score[i])
+    k = layout.index[id(rule)]
+    best_all, rows, eligible = _semantic_scores(view, layout)
+    best, i = float(best_all[k]), int(rows[k])
     if best < 0:
-        return _Result(False, (), 0.9)
+        return _Result(False, (), 0.9 if eligible[k] else ABSENT)
+    cols = layout.cols[k]
     t = int(sent.turn[i])
     ev = Evidence(
         t,
@@ -344,7 +409,7 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
         view.sentence_text(i),
         name,
         round(best, 3),
-        rule.examples[int(best_example[i])],
+        rule.examples[int(view.similarities()[i, cols].argmax())],
     )
     if best >= rule.threshold:
         return _Result(True, (ev,), 0.9)
@@ -476,6 +541,10 @@ def card_applies(card: S.Scorecard, doc: Mapping[str, Any]) -> bool:
 
 def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> Evaluation:
     view = CallView(doc)
+    if view.doc.get("sentences"):
+        view.layout = _layout(
+            card, lambda: [r for sec in card.sections for it in sec.items for r in _semantic_rules(it.rule, [])]
+        )
     items: list[ItemResult] = []
     sections: list[SectionResult] = []
     critical_failed: list[str] = []

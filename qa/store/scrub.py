@@ -27,7 +27,10 @@ TURN_KEEP = ("speaker", "role", "start", "end")
 def strip_evaluation(ev: dict[str, Any]) -> dict[str, Any]:
     items = []
     for it in ev.get("items") or []:
-        evidence = [{**e, "quote": None} for e in it.get("evidence") or []]
+        # a semantic match's example goes too: with its similarity it says nearly word for word what was said
+        evidence = [
+            {**e, "quote": None} | ({"example": None} if "example" in e else {}) for e in it.get("evidence") or []
+        ]
         items.append({**it, "evidence": evidence})
     return {**ev, "items": items}
 

@@ -77,8 +77,8 @@ def cut_evaluation(ev: dict[str, Any], doc: Mapping[str, Any], access: TextAcces
     for it in ev["items"]:
         evidence = []
         for e in it.get("evidence") or []:
-            if access is TextAccess.NONE:
-                evidence.append({**e, "quote": None})
+            if access is TextAccess.NONE:  # a semantic match's example with its score is nearly the words said
+                evidence.append({**e, "quote": None} | ({"example": None} if "example" in e else {}))
             elif e.get("turn") is not None and e.get("quote"):
                 evidence.append({**e, "quote": redact_quote(e["quote"], marks.get(e["turn"], {}))})
             else:
