@@ -73,6 +73,12 @@ class Pipeline:
             Path(nlp.request_type_model) if nlp.request_type_model else MODEL_DIR, nlp.review_below
         )
         self.emergency = EmergencyTriage()
+        self.gazetteer = None
+        city = self.config.city
+        if city.streets is not None:
+            from qa.city.gazetteer import load_gazetteer
+
+            self.gazetteer = load_gazetteer(city.streets, city.places)
 
     def load(self, audio: bool = True) -> None:
         """Load every model this configuration can use, once per process (``audio=False``: only what imported
@@ -107,7 +113,14 @@ class Pipeline:
             "nlp.sentiment": f"{SENTIMENT_VERSION}-{load_caller_state()[1]['version']}",
             "nlp.entities": ENTITIES_VERSION,
             "nlp.sentences": f"{SENTENCES_VERSION}-{load_encoder().name}",
-        }
+        } | self._city_stages()
+
+    def _city_stages(self) -> dict[str, str]:
+        if self.gazetteer is None:
+            return {}
+        from qa.city.addresses import VERSION as ADDRESSES_VERSION
+
+        return {"city.addresses": f"{ADDRESSES_VERSION}-{self.gazetteer.digest}"}
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
         """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
@@ -201,6 +214,7 @@ class Pipeline:
             "entities": (),
             "redacted": turns,
             "sentences": None,
+            "location": None,
         }
         if self.config.nlp.enabled:
             from qa.nlp.caller_state import load_model as load_caller_state
@@ -208,6 +222,11 @@ class Pipeline:
 
             t = time.perf_counter()
             entities = find_entities(turns)
+            location = None
+            if self.gazetteer is not None:
+                from qa.city.addresses import match_addresses
+
+                entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min)
             emergency = self.emergency.triage(turns)
             out = {
                 "request_type": self.request_type.for_call(turns),
@@ -216,6 +235,7 @@ class Pipeline:
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
                 "sentences": embed_sentences(turns, load_encoder()),
+                "location": location,
             }
             timings["language"] = time.perf_counter() - t
         return out

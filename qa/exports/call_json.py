@@ -49,6 +49,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "emergency": to_jsonable(call.emergency),
         "sentiment": to_jsonable(call.sentiment),
         "entities": to_jsonable(call.entities),
+        "location": to_jsonable(call.location),
         "redacted": to_jsonable(call.redacted),
         "sentences": pack(call.sentences) if call.sentences is not None else None,
         "warnings": to_jsonable(call.warnings),

@@ -1,0 +1,81 @@
+"""Stage ``city.addresses``: the ADDRESS, CROSS_STREETS and STREET entities of a call matched to the city's street
+list, and the call's location chosen from them.
+
+An entity that matches gets the canonical street name(s) in ``normalized`` and the score; one whose best candidate
+scores below the threshold keeps ``normalized`` empty and gets ``needs_review`` (a person hears the name). The
+house number stays in the entity's ``value`` only: it is personal data and is redacted like before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from qa.city.gazetteer import Gazetteer
+from qa.nlp.entities import STREET
+from qa.types import Entity, Location
+
+VERSION = "1"
+ADDRESS_TYPES = ("ADDRESS", "CROSS_STREETS", "STREET")
+_STREET = re.compile(STREET)
+_HOUSE = re.compile(r"^(\d{1,6})\s+(.*)$")
+
+
+def street_parts(entity: Entity) -> tuple[str | None, list[str]]:
+    """(house number, street names said) of an address entity."""
+    value = entity.value
+    house = None
+    if entity.type == "ADDRESS":
+        m = _HOUSE.match(value)
+        if m:
+            house, value = m.group(1), m.group(2)
+    if entity.type == "CROSS_STREETS":
+        parts = [m.group(0) for m in _STREET.finditer(value)]
+        return house, parts or [value]
+    return house, [value]
+
+
+def match_addresses(
+    entities: Sequence[Entity], gazetteer: Gazetteer, min_score: float
+) -> tuple[tuple[Entity, ...], Location]:
+    out: list[Entity] = []
+    for e in entities:
+        if e.type not in ADDRESS_TYPES:
+            out.append(e)
+            continue
+        _, parts = street_parts(e)
+        matches = [gazetteer.match(p, min_score) for p in parts]
+        score = min(m.score for m in matches)
+        if all(m.street for m in matches):
+            out.append(replace(e, normalized=" & ".join(m.street or "" for m in matches), score=score))
+        else:
+            out.append(replace(e, score=score, needs_review=True))
+    return tuple(out), choose_location(out, gazetteer.digest)
+
+
+_RANK = {"ADDRESS": 0, "CROSS_STREETS": 1, "STREET": 2}
+
+
+def choose_location(entities: Sequence[Entity], digest: str) -> Location:
+    """The most specific matched address (a house number beats an intersection beats a street name; then the
+    score; then the later mention, which is usually the agent's read-back); else the best unmatched one, for
+    review."""
+    cands = [(i, e) for i, e in enumerate(entities) if e.type in ADDRESS_TYPES]
+    if not cands:
+        return Location(False, None, None, False, None, False, None, digest)
+    matched = [(i, e) for i, e in cands if e.normalized]
+    pool = matched or cands
+    i, e = min(pool, key=lambda ie: (_RANK[ie[1].type], -(ie[1].score or 0.0), -ie[0]))
+    house, _ = street_parts(e)
+    streets = (e.normalized or "").split(" & ") if e.normalized else [None]
+    return Location(
+        valid=bool(e.normalized),
+        street=streets[0],
+        cross_street=streets[1] if len(streets) > 1 else None,
+        house_number=house is not None,
+        score=e.score,
+        needs_review=not e.normalized,
+        entity=i,
+        gazetteer=digest,
+    )

@@ -1,0 +1,199 @@
+"""City profile: street list in the config, addresses matched to it, Open311 export, tickets checked against calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.city.addresses import match_addresses
+from qa.city.gazetteer import load_gazetteer, parse_street, sound_code
+from qa.city.tickets import check_tickets, load_tickets
+from qa.config import PipelineConfig, load_config
+from qa.errors import ConfigError, InputError
+from qa.exports.call_json import call_document
+from qa.exports.open311 import GEOREPORT_FIELDS, call_documents, export_open311, validate_request
+from qa.nlp.entities import find_entities
+from qa.nlp.taxonomy import load_taxonomy
+from qa.types import Role, Turn, Word
+
+ROOT = Path(__file__).resolve().parents[1]
+LA = ROOT / "bench" / "data" / "city" / "los_angeles_streets.txt"
+
+
+def T(text, role=Role.CALLER):
+    words = tuple(Word(i * 0.4, i * 0.4 + 0.3, w, 0.9) for i, w in enumerate(text.split()))
+    return Turn("s", role, 0.0, words[-1].end, text, words)
+
+
+@pytest.fixture(scope="module")
+def la():
+    return load_gazetteer(LA)
+
+
+@pytest.mark.parametrize(
+    "said,street",
+    [
+        ("Tenth St", "10th Street"),
+        ("10th Street", "10th Street"),
+        ("W. Tenth Street", "10th Street"),
+        ("Sepal Veda Boulevard", "Sepulveda Boulevard"),  # split in two by recognition
+        ("Sepulvida Blvd", "Sepulveda Boulevard"),  # a vowel off, suffix abbreviated
+        ("La Sienega Boulevard", "La Cienega Boulevard"),  # sounds the same
+        ("Figaroa Street", "Figueroa Street"),
+        ("Tujunga", "Tujunga Avenue"),  # no suffix said
+        ("Cahuenga Blvd.", "Cahuenga Boulevard"),
+    ],
+)
+def test_street_matches_by_spelling_sound_and_suffix(la, said, street):
+    m = la.match(said, 0.82)
+    assert m.street == street and m.score >= 0.82
+
+
+@pytest.mark.parametrize("said", ["13th Street", "Birchwood Drive", "Main Road Avenue Lane"])
+def test_unknown_streets_do_not_match(la, said):
+    assert la.match(said, 0.82).street is None  # 13th is one letter from 12th/3rd but another street
+
+
+def test_parse_and_sound_code():
+    assert parse_street("N Forty-Second St") == parse_street("North 42nd Street")
+    assert parse_street("St Andrews Place").base == ("saint", "andrews")
+    assert sound_code("Sepulveda") == sound_code("Sepal Veda") == sound_code("Sepulvida")
+
+
+def test_street_list_csv_with_aliases(tmp_path):
+    f = tmp_path / "streets.csv"
+    f.write_text("name,aliases\nMartin Luther King Jr Boulevard,MLK Boulevard|King Boulevard\nMain Street,\n")
+    g = load_gazetteer(f)
+    assert len(g) == 2 and g.match("MLK Blvd", 0.82).street == "Martin Luther King Jr Boulevard"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("street\nMain\n")
+    with pytest.raises(ConfigError, match="'name' column"):
+        load_gazetteer(bad)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    with pytest.raises(ConfigError, match="no street names"):
+        load_gazetteer(empty)
+
+
+def test_city_profile_is_validated_and_hashed_by_content(tmp_path):
+    streets = tmp_path / "streets.txt"
+    streets.write_text("Main Street\n")
+    (tmp_path / "c.yaml").write_text("city:\n  name: Springfield\n  streets: streets.txt\n")
+    cfg = load_config(tmp_path / "c.yaml")  # relative to the config file
+    assert cfg.city.streets == streets
+    assert PipelineConfig().hash() != cfg.hash()
+    before = cfg.hash()
+    streets.write_text("Main Street\nElm Street\n")
+    assert cfg.hash() != before  # an edited street list changes results, so the hash
+    (tmp_path / "d.yaml").write_text("city:\n  streets: nowhere.txt\n")
+    with pytest.raises(ConfigError, match="city.streets.*does not exist"):
+        load_config(tmp_path / "d.yaml")
+    (tmp_path / "e.yaml").write_text("city:\n  match_min: 2\n")
+    with pytest.raises(ConfigError, match="city.match_min"):
+        load_config(tmp_path / "e.yaml")
+
+
+def test_address_entities_get_canonical_names_or_review(la):
+    turns = [
+        T("There's a pothole in front of 1200 Sepulvida Boulevard."),
+        T("It's at Venice Boulevard and Tenth Street.", Role.AGENT),
+        T("Or maybe on Birchwood Drive, I'm not sure."),
+    ]
+    ents, loc = match_addresses(find_entities(turns), la, 0.82)
+    by = {e.type: e for e in ents if e.type in ("ADDRESS", "CROSS_STREETS", "STREET")}
+    assert by["ADDRESS"].normalized == "Sepulveda Boulevard" and by["ADDRESS"].value.startswith("1200")
+    assert by["CROSS_STREETS"].normalized == "Venice Boulevard & 10th Street"
+    assert by["STREET"].normalized is None and by["STREET"].needs_review
+    assert loc.valid and loc.street == "Sepulveda Boulevard" and loc.house_number and not loc.needs_review
+    assert "1200" not in json.dumps([e.normalized for e in ents])  # the house number stays personal data
+
+
+VTT = """WEBVTT
+
+00:00:00.500 --> 00:00:04.000
+<v Agent>Thank you for calling 311, my name is Maria. How can I help you?
+
+00:00:04.500 --> 00:00:11.000
+<v Caller>Hi, there's a huge pothole in front of 1200 Sepulvida Boulevard, my name is John Smith.
+
+00:00:11.500 --> 00:00:15.000
+<v Agent>So that is 1200 Sepulveda Boulevard. I will put in a pothole repair request for you.
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from qa.pipeline import Pipeline
+
+    root = tmp_path_factory.mktemp("city")
+    vtt = root / "pothole.vtt"
+    vtt.write_text(VTT)
+    cfg = PipelineConfig().with_overrides({"city.streets": str(LA), "city.name": "Los Angeles"})
+    pipe = Pipeline(cfg)
+    from qa.types import CallMetadata
+
+    call = pipe.process_transcript(vtt, CallMetadata(agent_id="a17", started_at="2026-03-02T09:15:00-08:00"))
+    out = root / "results"
+    out.mkdir()
+    (out / "pothole.json").write_text(json.dumps(call_document(call)))
+    assert "city.addresses" in call.stages
+    return out
+
+
+def test_open311_export_is_georeport_v2(results):
+    tax = load_taxonomy()
+    reqs, notes = export_open311(results, tax, "lacity.org")
+    assert len(reqs) == 1 and not notes
+    r = reqs[0]
+    assert set(r) <= GEOREPORT_FIELDS and validate_request(r) == []
+    assert r["service_code"] == "pothole" and r["address_string"] == "1200 Sepulveda Boulevard"
+    assert r["requested_datetime"] == "2026-03-02T09:15:00-08:00" and r["jurisdiction_id"] == "lacity.org"
+    assert r["attribute"]["call_id"] and r["attribute"]["address_matched"] == "true"
+    assert "John" not in r["description"] and "[PERSON]" in r["description"]  # the caller's words, redacted
+    assert "Maria" not in r["description"]  # only the caller's turns
+
+
+def test_open311_validation_catches_bad_requests():
+    assert validate_request({"service_code": "x", "address_string": "Main Street", "status": "open"}) == []
+    bad = {"service_code": "", "foo": 1, "requested_datetime": "2026-03-02T09:15:00", "lat": 1.0}
+    problems = validate_request(bad)
+    assert any("unknown field 'foo'" in p for p in problems)
+    assert any("service_code" in p for p in problems)
+    assert any("time zone" in p for p in problems)
+    assert any("lat and long" in p for p in problems)
+    assert any("no location" in p for p in validate_request({"service_code": "x"}))
+
+
+def test_tickets_that_disagree_with_their_calls_are_flagged(results, tmp_path, la):
+    docs = list(call_documents(results))
+    cid = docs[0][1]["call_id"]
+    tax = load_taxonomy()
+    f = tmp_path / "t.csv"
+    f.write_text(f"service_request_id,type,address,agent,time,call_id\n1-1,pothole,1200 Sepulveda Blvd,a17,,{cid}\n")
+    assert check_tickets(load_tickets(f), docs, tax, la) == []
+    f.write_text("service_request_id,type,address,agent,time\n1-2,graffiti,300 Figueroa St,a17,2026-03-02T17:20:00Z\n")
+    kinds = {x.kind for x in check_tickets(load_tickets(f), docs, tax, la)}  # linked by agent and time
+    assert kinds == {"type_mismatch", "street_mismatch"}
+    f.write_text("service_request_id,type,address,agent,time\n1-3,pothole,Sepulveda,a99,2026-03-02T17:20:00Z\n")
+    flags = check_tickets(load_tickets(f), docs, tax, la)  # another agent's ticket: this call has none
+    assert [x.kind for x in flags] == ["no_ticket"]
+    f.write_text("id,type\n")
+    with pytest.raises(InputError, match="missing column"):
+        load_tickets(f)
+
+
+def test_cli_export_and_check(results, tmp_path):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    out = tmp_path / "requests.json"
+    r = CliRunner().invoke(app, ["export", "open311", str(results), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())[0]["service_code"] == "pothole"
+    t = tmp_path / "t.csv"
+    t.write_text("service_request_id,type,address\n")
+    r = CliRunner().invoke(app, ["check", "tickets", str(t), str(results)])
+    assert r.exit_code == 1 and "no_ticket" in r.output
