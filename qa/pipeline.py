@@ -120,7 +120,12 @@ class Pipeline:
             return {}
         from qa.city.addresses import VERSION as ADDRESSES_VERSION
 
-        return {"city.addresses": f"{ADDRESSES_VERSION}-{self.gazetteer.digest}"}
+        stages = {"city.addresses": f"{ADDRESSES_VERSION}-{self.gazetteer.digest}"}
+        if self.config.city.hotwords:
+            from qa.asr.hotwords import VERSION as HOTWORDS_VERSION
+
+            stages["asr.city_hotwords"] = HOTWORDS_VERSION
+        return stages
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
         """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
@@ -164,6 +169,8 @@ class Pipeline:
             if not activity[ch].active:
                 warnings += (Warning_("silent_channel", f"channel {ch} carries no signal", ch),)
             tr = self.asr.transcribe(audio.samples[ch], ch, act.as_intervals(activity[ch]))
+            if self.gazetteer is not None and self.config.city.hotwords:
+                tr = self._refine_streets(audio.samples[ch], tr)
             transcripts.append(tr)
             warnings += _asr_warnings(tr)
         timings["asr"] = time.perf_counter() - t
@@ -199,6 +206,15 @@ class Pipeline:
             warnings=tuple(warnings),
             timings_s=timings,
         )
+
+    def _refine_streets(self, x, tr: ChannelTranscript) -> ChannelTranscript:
+        from qa.asr.hotwords import refine_streets
+
+        c = self.config
+        return refine_streets(
+            self.asr.load(), x, tr, self.gazetteer, language=c.asr.language, beam_size=c.asr.beam_size,
+            max_hotwords=c.city.max_hotwords, min_score=c.city.match_min,
+        )  # fmt: skip
 
     def emergency_of(self, turns: tuple[Turn, ...]):
         """The emergency stage alone (benchmarks, a text typed by a person)."""

@@ -103,6 +103,8 @@ class ChannelTranscript:
     word_coverage: float  # fraction of energy-active time covered by recognised words (padded)
     rejected_segments: int = 0  # segments from fallback-only regions that failed the plausibility test
     vad_speech: tuple[Interval, ...] = ()  # regions Silero (default or relaxed) marked as speech
+    hotword_stretches: int = 0  # street stretches decoded again with the city's street names (asr.city_hotwords)
+    hotword_replaced: int = 0  # of those, how many replaced the first pass's words
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,3 +197,96 @@ def test_cli_export_and_check(results, tmp_path):
     t.write_text("service_request_id,type,address\n")
     r = CliRunner().invoke(app, ["check", "tickets", str(t), str(results)])
     assert r.exit_code == 1 and "no_ticket" in r.output
+
+
+def test_location_item_can_require_a_listed_address(results, tmp_path):
+    """A city's scorecard makes the location item require an address that matched the street list."""
+    import yaml
+
+    from qa.scoring.engine import evaluate_call
+    from qa.scoring.rescore import DEFAULT_SCORECARD
+    from qa.scoring.schema import load_scorecard
+
+    card = yaml.safe_load(DEFAULT_SCORECARD.read_text())
+    item = next(i for s in card["sections"] for i in s["items"] if i["id"] == "location_verified")
+    item["rule"] = {"type": "all", "rules": [item["rule"], {"type": "field", "field": "location.valid", "value": True}]}
+    p = tmp_path / "city-card.yaml"
+    p.write_text(yaml.safe_dump(card))
+    sc, digest = load_scorecard(p)
+    doc = next(call_documents(results))[1]
+
+    def answer(d):
+        ev = evaluate_call(d, sc, digest)
+        return next(i for i in ev.items if i.id == "location_verified").answer
+
+    assert answer(doc) == "yes"
+    assert answer({**doc, "location": {**doc["location"], "valid": False}}) == "no"
+
+
+def _words(text, t0=0.0, step=0.4):
+    return tuple(Word(t0 + i * step, t0 + i * step + 0.3, w, 0.9) for i, w in enumerate(text.split()))
+
+
+def test_street_stretches_start_at_names_not_at_common_words():
+    from qa.asr.hotwords import street_stretches
+
+    words = _words("The street light is out at the corner of the Pangda Canyon Boulevard and no way")
+    (s,) = street_stretches(words)
+    assert s.first <= 10 and s.last == 13 and "Pangda Canyon Boulevard" in s.heard  # "Pangda".."and"
+    assert s.start >= (words[s.first - 1].end + words[s.first].start) / 2  # the clip starts in a pause
+
+
+class _FakeSegment:
+    def __init__(self, words):
+        self.words = words
+
+
+class _FakeWord:
+    def __init__(self, start, end, word):
+        self.start, self.end, self.word, self.probability = start, end, word, 0.8
+
+
+class _FakeModel:
+    """Answers the second pass with fixed words (clip-relative times), and records the hotwords it was given."""
+
+    def __init__(self, text):
+        self.text, self.hotwords = text, []
+
+    def transcribe(self, clip, **kw):
+        self.hotwords.append(kw["hotwords"])
+        words = [_FakeWord(i * 0.4, i * 0.4 + 0.3, " " + w) for i, w in enumerate(self.text.split())]
+        return [_FakeSegment(words)], None
+
+
+def _transcript(words):
+    from qa.types import ChannelTranscript, VadReport
+
+    return ChannelTranscript(0, words, "en", VadReport("silero", 1, 1, 1, 1), 1.0)
+
+
+def test_second_pass_replaces_only_the_street_name(la):
+    import numpy as np
+
+    from qa.asr.hotwords import refine_streets
+
+    words = _words("a couch on Las Vegas boulevard near Vardugo Road. Thank you")
+    model = _FakeModel("a catch on Los Feliz Boulevard, here Verdugo Road. La Cienega Boulevard")
+    x = np.zeros(16000 * 6, np.float32)
+    tr = refine_streets(model, x, _transcript(words), la, language="en", beam_size=1, max_hotwords=5, min_score=0.82)
+    text = " ".join(w.word for w in tr.words)
+    # street names from the second pass; "a couch", "near" and the rest from the first; the hotword the model
+    # put over "Thank you" is not taken (the first pass heard no street there)
+    assert text == "a couch on Los Feliz Boulevard, near Verdugo Road. Thank you"
+    assert "Verdugo Road" in model.hotwords[0] and tr.hotword_replaced == 2
+
+
+def test_second_pass_keeps_words_when_no_listed_street_comes_out(la):
+    import numpy as np
+
+    from qa.asr.hotwords import refine_streets
+
+    words = _words("it is on Birchwood Drive I think")
+    model = _FakeModel("it is on Birchwood Drive I think")
+    x = np.zeros(16000 * 4, np.float32)
+    tr = refine_streets(model, x, _transcript(words), la, language="en", beam_size=1, max_hotwords=5, min_score=0.82)
+    assert tr.words == words and tr.hotword_replaced == 0

@@ -41,6 +41,8 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
                 "vad": to_jsonable(t.vad),
                 "word_coverage": round(t.word_coverage, 3),
                 "rejected_segments": t.rejected_segments,
+                "hotword_stretches": t.hotword_stretches,
+                "hotword_replaced": t.hotword_replaced,
             }
             for t in call.transcripts
         ],

@@ -1,0 +1,148 @@
+"""Stage ``asr.city_hotwords``: a second recognition pass over the stretches of a channel where a street was named,
+with the city's closest street names as faster-whisper ``hotwords``; the rest of the call keeps its first-pass words.
+
+A city has thousands of streets, far more than a prompt holds, so each stretch gets only the names closest to what
+the first pass heard there ("To Hunga Avenue" -> Tujunga Avenue, Tuxford Street, ...). A stretch is the words before
+a street suffix ("... Avenue") that follows a capitalised word or a number, padded into the surrounding pauses. The
+new words replace the old ones only when they name a listed street better than the old ones did, so a stretch
+without a street name keeps its words: the profile cannot invent a street where none was said.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from qa.city.gazetteer import Gazetteer
+from qa.types import ChannelTranscript, Word
+
+log = logging.getLogger("qa.asr")
+VERSION = "1"
+RATE = 16000
+ANCHORS = frozenset({
+    "street", "st", "avenue", "ave", "boulevard", "blvd", "road", "rd", "drive", "dr", "lane", "ln", "highway",
+    "hwy", "parkway", "pkwy", "terrace", "place", "way", "court", "canyon",
+})  # fmt: skip
+NOT_NAMES = frozenset({"the", "a", "an", "this", "that", "my", "our", "your", "his", "her", "their", "no", "any",
+                       "which", "what", "same", "other", "next", "i", "it", "and", "on"})  # fmt: skip
+BACK_WORDS = 5  # words before the suffix that may belong to the name (and its house number)
+MAX_GAP_S = 0.6  # a longer pause ends the stretch
+PAD_S = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    first: int
+    last: int
+    start: float
+    end: float
+    heard: tuple[str, ...]  # what the first pass heard before each suffix (its 1..3 last words + the suffix)
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"[^\w'-]", "", word)
+
+
+def street_stretches(words: tuple[Word, ...]) -> list[Stretch]:
+    """Where the first pass heard a street name: runs of words ending in a street suffix, merged when they touch."""
+    out: list[Stretch] = []
+    for i, w in enumerate(words):
+        if i == 0 or _bare(w.word).lower() not in ANCHORS:
+            continue
+        prev = _bare(words[i - 1].word)
+        if not (prev[:1].isupper() or prev[:1].isdigit()) or prev.lower() in NOT_NAMES:
+            continue  # "no way", "The street light": not a name
+        first = i
+        while first > 0 and i - first < BACK_WORDS and words[first].start - words[first - 1].end < MAX_GAP_S:
+            first -= 1
+        last = min(i + 1, len(words) - 1) if i + 1 < len(words) and words[i + 1].start - w.end < MAX_GAP_S else i
+        heard = tuple(" ".join(_bare(x.word) for x in words[j : i + 1]) for j in range(max(first, i - 3), i))
+        start = words[first].start - PAD_S
+        if first > 0:
+            start = max(start, (words[first - 1].end + words[first].start) / 2)
+        end = words[last].end + PAD_S
+        if last + 1 < len(words):
+            end = min(end, (words[last].end + words[last + 1].start) / 2)
+        s = Stretch(first, last, max(0.0, start), end, heard)
+        if out and s.first <= out[-1].last + 1:
+            p = out.pop()
+            s = Stretch(p.first, max(p.last, s.last), p.start, max(p.end, s.end), p.heard + s.heard)
+        out.append(s)
+    return out
+
+
+def street_spans(words: list[Word] | tuple[Word, ...], gazetteer: Gazetteer, min_score: float):
+    """(first, last, score) of each listed street named by ``words``: the 1..3 words before a suffix, and the suffix."""
+    toks = [_bare(w.word) for w in words]
+    out = []
+    for i, t in enumerate(toks):
+        if t.lower() not in ANCHORS or i == 0:
+            continue
+        found = [(gazetteer.match(" ".join(toks[j : i + 1]), min_score), j) for j in range(max(0, i - 3), i)]
+        found = [(m.score, j) for m, j in found if m.street]
+        if found:
+            score, j = max(found, key=lambda sj: (sj[0], -sj[1]))  # the best score, then the longest name
+            out.append((j, i, score))
+    return out
+
+
+def best_street(words: list[Word] | tuple[Word, ...], gazetteer: Gazetteer, min_score: float) -> float:
+    """The score of the best listed street named by ``words`` (0 when none reaches ``min_score``)."""
+    return max((sc for _, _, sc in street_spans(words, gazetteer, min_score)), default=0.0)
+
+
+def refine_streets(
+    model, x: np.ndarray, tr: ChannelTranscript, gazetteer: Gazetteer, *, language: str | None, beam_size: int,
+    max_hotwords: int, min_score: float,
+) -> ChannelTranscript:  # fmt: skip
+    """The channel transcript with the street names of each stretch taken from a second decoding with hotwords,
+    where that names a listed street better; every other word stays the first pass's."""
+    words = tr.words
+    stretches = street_stretches(words)
+    edits: list[tuple[int, int, list[Word]]] = []  # first pass words first..last -> new words
+    tried = 0
+    for s in stretches:
+        if best_street(words[s.first : s.last + 1], gazetteer, min_score) >= 0.999:
+            continue  # already a listed name, exactly
+        hot = gazetteer.closest(list(s.heard), max_hotwords)
+        if not hot:
+            continue
+        tried += 1
+        a, b = int(s.start * RATE), min(len(x), int(s.end * RATE))
+        segments, _ = model.transcribe(
+            x[a:b].astype(np.float32, copy=False),
+            language=language,
+            beam_size=beam_size,
+            word_timestamps=True,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            hotwords=", ".join(hot),
+        )
+        new = [
+            Word(s.start + w.start, s.start + w.end, w.word.strip(), float(w.probability))
+            for seg in segments
+            for w in seg.words or ()
+            if w.word.strip()
+        ]
+        for j, i, score in street_spans(new, gazetteer, min_score):
+            t0, t1 = new[j].start - 0.05, new[i].end + 0.05
+            old = [k for k in range(s.first, s.last + 1) if t0 <= (words[k].start + words[k].end) / 2 <= t1]
+            if not old or len(old) > 2 * (i - j + 1) + 1:
+                continue  # the new name lies where the first pass heard nothing, or far more: not the same words
+            if not any(_bare(words[k].word).lower() in ANCHORS for k in old):
+                continue  # the first pass heard no street there: a hotword the decoder made up
+            if score > best_street(words[old[0] : old[-1] + 1], gazetteer, min_score):
+                edits.append((old[0], old[-1], new[j : i + 1]))
+    out = list(words)
+    done: list[tuple[int, int]] = []
+    for first, last, new_words in sorted(edits, key=lambda e: -e[0]):
+        if any(first <= b and a <= last for a, b in done):
+            continue
+        out[first : last + 1] = new_words
+        done.append((first, last))
+    log.info("channel %d: %d street stretch(es), %d decoded again, %d name(s) replaced", tr.channel, len(stretches),
+             tried, len(done))  # fmt: skip
+    return replace(tr, words=tuple(out), hotword_stretches=tried, hotword_replaced=len(done))
