@@ -290,3 +290,21 @@ def test_second_pass_keeps_words_when_no_listed_street_comes_out(la):
     x = np.zeros(16000 * 4, np.float32)
     tr = refine_streets(model, x, _transcript(words), la, language="en", beam_size=1, max_hotwords=5, min_score=0.82)
     assert tr.words == words and tr.hotword_replaced == 0
+
+
+@pytest.mark.slow
+def test_pipeline_with_city_hotwords_on_a_street_call():
+    """The real model on one of bench/city.py's calls: the second pass runs and the address matches the list."""
+    from qa.pipeline import Pipeline
+    from qa.types import CallMetadata
+
+    calls = {c["id"]: c for c in json.loads((ROOT / "bench" / "audio" / "city" / "dev.json").read_text())}
+    cfg = PipelineConfig().with_overrides(
+        {"asr.model": "tiny.en", "asr.cpu_threads": 2, "city.streets": str(LA), "city.hotwords": True,
+         "diarize.mono_backend": "single"}
+    )  # fmt: skip
+    call = Pipeline(cfg).process(ROOT / "bench" / "audio" / "city" / "city02.flac", CallMetadata(channels="mono"))
+    assert call.stages["asr.city_hotwords"] == "1" and call.transcripts[0].hotword_stretches >= 1
+    named = {n for e in call.entities if e.normalized for n in e.normalized.split(" & ")}
+    assert named and named <= set(calls["city02"]["streets"])  # no street that was not said
+    assert call.location is not None and call.location.street in calls["city02"]["streets"]
