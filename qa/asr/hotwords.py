@@ -104,6 +104,21 @@ def _heard(words: list[Word] | tuple[Word, ...]) -> list[StreetName]:
     ]
 
 
+def _old_name(words: tuple[Word, ...], old: list[int], street: str) -> tuple[int, int]:
+    """The first pass's words for the street the second pass found (``old``: the words under it in time): the last
+    suffix among them and the 1..3 words before it that sound most like ``street``. Words before those ("near",
+    "outside of") stay even when the second decoding dropped them."""
+    anchors = [k for k in old if _bare(words[k].word).lower() in ANCHORS]
+    if not anchors:
+        return old[0], old[-1]
+    a = anchors[-1]
+    target = parse_street(street)
+    starts = list(range(max(old[0], a - 3), a)) or [a]
+    toks = [_bare(w.word) for w in words]
+    j = max(starts, key=lambda j: (similarity(parse_street(" ".join(toks[j : a + 1])), target), -j))
+    return j, a
+
+
 def _sounds_like_heard(street: str, heard: list[StreetName], gazetteer: Gazetteer) -> bool:
     """The second pass's street is (about) the listed street closest to what the first pass heard: within
     ``CLOSE_MARGIN`` of the best. Hotwords tempt the decoder to say a listed name; this keeps it to the name that
@@ -162,11 +177,11 @@ def refine_streets(
                 continue  # the new name lies where the first pass heard nothing, or far more: not the same words
             if not any(_bare(words[k].word).lower() in ANCHORS for k in old):
                 continue  # the first pass heard no street there: a hotword the decoder made up
-            before = words[old[0] : old[-1] + 1]
-            if score > best_street(before, gazetteer, min_score) and _sounds_like_heard(
-                street, _heard(before), gazetteer
-            ):
-                edits.append((old[0], old[-1], new[j : i + 1]))
+            first, last = _old_name(words, old, street)
+            before = words[first : last + 1]
+            better = score > best_street(before, gazetteer, min_score)
+            if better and _sounds_like_heard(street, _heard(before), gazetteer):
+                edits.append((first, last, new[j : i + 1]))
     out = list(words)
     done: list[tuple[int, int]] = []
     for first, last, new_words in sorted(edits, key=lambda e: -e[0]):
