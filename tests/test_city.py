@@ -308,3 +308,15 @@ def test_pipeline_with_city_hotwords_on_a_street_call():
     named = {n for e in call.entities if e.normalized for n in e.normalized.split(" & ")}
     assert named and named <= set(calls["city02"]["streets"])  # no street that was not said
     assert call.location is not None and call.location.street in calls["city02"]["streets"]
+
+
+def test_places_are_matched_when_listed(tmp_path):
+    from qa.types import Entity
+
+    (tmp_path / "s.txt").write_text("Main Street\n")
+    (tmp_path / "p.txt").write_text("Griffith Park\nEcho Park Lake\n")
+    g = load_gazetteer(tmp_path / "s.txt", tmp_path / "p.txt")
+    ents = (Entity("PLACE", "Griffeth Park", 0, 0, 1, 0.0, 1.0), Entity("PLACE", "France", 0, 3, 3, 1.0, 1.2))
+    out, loc = match_addresses(ents, g, 0.82)
+    assert out[0].normalized == "Griffith Park" and out[1].normalized is None and not out[1].needs_review
+    assert not loc.valid and loc.entity is None

@@ -1,7 +1,8 @@
 """Stage ``city.addresses``: the ADDRESS, CROSS_STREETS and STREET entities of a call matched to the city's street
 list, and the call's location chosen from them.
 
-An entity that matches gets the canonical street name(s) in ``normalized`` and the score; one whose best candidate
+A PLACE entity (a park, a facility) that matches the optional place list gets the listed name too. An address
+entity that matches gets the canonical street name(s) in ``normalized`` and the score; one whose best candidate
 scores below the threshold keeps ``normalized`` empty and gets ``needs_review`` (a person hears the name). The
 house number stays in the entity's ``value`` only: it is personal data and is redacted like before.
 """
@@ -41,6 +42,10 @@ def match_addresses(
 ) -> tuple[tuple[Entity, ...], Location]:
     out: list[Entity] = []
     for e in entities:
+        if e.type == "PLACE" and gazetteer.places:
+            m = gazetteer.match(e.value, min_score, places=True)
+            out.append(replace(e, normalized=m.street, score=m.score) if m.street else e)
+            continue  # a place the list does not know is not an error: spaCy's PLACE is broad (cities, countries)
         if e.type not in ADDRESS_TYPES:
             out.append(e)
             continue

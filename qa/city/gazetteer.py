@@ -150,14 +150,15 @@ class Gazetteer:
         self.source = source
         self.digest = digest
         self._forms = [(s, f) for s in streets for f in s.forms]
+        self._places = [(Street(p, (parse_street(p),)), parse_street(p)) for p in places]
 
     def __len__(self) -> int:
         return len(self.streets)
 
-    def candidates(self, said: StreetName) -> list[tuple[str, float]]:
-        """Every street with its best score, best first (a quick length/letter filter before the exact ratio)."""
+    def candidates(self, said: StreetName, places: bool = False) -> list[tuple[str, float]]:
+        """Every street (or place) with its best score, best first (a quick length filter before the exact ratio)."""
         best: dict[str, float] = {}
-        for street, form in self._forms:
+        for street, form in self._places if places else self._forms:
             if abs(len(form.key) - len(said.key)) > max(4, len(form.key) // 2):
                 continue
             score = similarity(said, form)
@@ -165,9 +166,10 @@ class Gazetteer:
                 best[street.name] = score
         return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def match(self, text: str, min_score: float) -> StreetMatch:
+    def match(self, text: str, min_score: float, places: bool = False) -> StreetMatch:
+        """The listed street (``places``: the listed place) ``text`` names, if any."""
         said = parse_street(text)
-        ranked = self.candidates(said)[:4]
+        ranked = self.candidates(said, places)[:4]
         if not ranked:
             return StreetMatch(text, None, 0.0, None, ())
         name, score = ranked[0]
