@@ -254,6 +254,8 @@ class _FakeModel:
 
     def transcribe(self, clip, **kw):
         self.hotwords.append(kw["hotwords"])
+        if isinstance(self.text, list):  # (start, end, word) relative to the clip
+            return [_FakeSegment([_FakeWord(a, b, " " + w) for a, b, w in self.text])], None
         words = [_FakeWord(i * 0.4, i * 0.4 + 0.3, " " + w) for i, w in enumerate(self.text.split())]
         return [_FakeSegment(words)], None
 
@@ -278,6 +280,19 @@ def test_second_pass_replaces_only_the_street_name(la):
     # put over "Thank you" is not taken (the first pass heard no street there)
     assert text == "a couch on Los Feliz Boulevard, near Verdugo Road. Thank you"
     assert "Verdugo Road" in model.hotwords[0] and tr.hotword_replaced == 2
+
+
+def test_second_pass_keeps_the_words_around_the_name(la):
+    import numpy as np
+
+    from qa.asr.hotwords import refine_streets
+
+    words = _words("Zell's Avenue near Tujam to Avenue. How long")
+    new = [(0, 0.3, "Zelzah"), (0.4, 0.7, "Avenue"), (0.8, 1.9, "Tujunga"), (2.0, 2.3, "Avenue."), (2.4, 2.7, "How")]
+    model = _FakeModel(new)  # the second decoding dropped "near"
+    x = np.zeros(16000 * 4, np.float32)
+    tr = refine_streets(model, x, _transcript(words), la, language="en", beam_size=1, max_hotwords=5, min_score=0.82)
+    assert " ".join(w.word for w in tr.words) == "Zelzah Avenue near Tujunga Avenue. How long"
 
 
 def test_second_pass_keeps_words_when_no_listed_street_comes_out(la):
