@@ -176,7 +176,7 @@ def run(name: str, model: str, limit: int | None, beam: int) -> int:
             street_hyp = _norm(sents[call["street_sentence"]])
             row[f"{tag}_said"] = sum(_said(s, street_hyp) for s in call["streets"])
             turn = Turn("c", Role.CALLER, 0.0, 1.0, " ".join(w.word for w in words), words)
-            ents, _ = match_addresses(find_entities([turn]), gaz, 0.82)
+            ents, _ = match_addresses(find_entities([turn]), gaz, 0.82, [turn])
             matched = {n for e in ents if e.normalized for n in e.normalized.split(" & ")}
             row[f"{tag}_matched"] = sum(s in matched for s in call["streets"])
             other = [i for i in range(len(sents)) if i != call["street_sentence"]]

@@ -242,7 +242,7 @@ class Pipeline:
             if self.gazetteer is not None:
                 from qa.city.addresses import match_addresses
 
-                entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min)
+                entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min, turns)
             emergency = self.emergency.triage(turns)
             out = {
                 "request_type": self.request_type.for_call(turns),

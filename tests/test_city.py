@@ -335,3 +335,11 @@ def test_places_are_matched_when_listed(tmp_path):
     out, loc = match_addresses(ents, g, 0.82)
     assert out[0].normalized == "Griffith Park" and out[1].normalized is None and not out[1].needs_review
     assert not loc.valid and loc.entity is None
+
+
+def test_listed_streets_in_lower_case_are_found(la):
+    turns = [T("water is coming out in front of 16 verdugo roads and on la brea avenue too"), T("the street is wet")]
+    ents, loc = match_addresses(find_entities(turns), la, 0.82, turns)
+    found = {(e.type, e.value, e.normalized) for e in ents if e.type in ("ADDRESS", "STREET")}
+    assert found == {("ADDRESS", "16 verdugo roads", "Verdugo Road"), ("STREET", "la brea avenue", "La Brea Avenue")}
+    assert loc.street == "Verdugo Road" and loc.house_number

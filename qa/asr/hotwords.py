@@ -26,6 +26,7 @@ ANCHORS = frozenset({
     "street", "st", "avenue", "ave", "boulevard", "blvd", "road", "rd", "drive", "dr", "lane", "ln", "highway",
     "hwy", "parkway", "pkwy", "terrace", "place", "way", "court", "canyon",
 })  # fmt: skip
+ANCHORS |= {f"{a}s" for a in ANCHORS if len(a) > 3}  # "Verdugo roads" is how "Verdugo Road." is sometimes heard
 STRONG = frozenset({"boulevard", "blvd", "avenue", "ave", "highway", "parkway"})  # hardly ever a common word
 NOT_NAMES = frozenset({"the", "a", "an", "this", "that", "my", "our", "your", "his", "her", "their", "no", "any",
                        "which", "what", "same", "other", "next", "i", "it", "and", "on"})  # fmt: skip

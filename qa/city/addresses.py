@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from qa.city.gazetteer import Gazetteer
+from qa.city.gazetteer import SUFFIXES, Gazetteer
 from qa.nlp.entities import STREET
-from qa.types import Entity, Location
+from qa.types import Entity, Location, Turn
 
 VERSION = "1"
 ADDRESS_TYPES = ("ADDRESS", "CROSS_STREETS", "STREET")
@@ -37,9 +37,46 @@ def street_parts(entity: Entity) -> tuple[str | None, list[str]]:
     return house, [value]
 
 
+def listed_streets(
+    turns: Sequence[Turn], entities: Sequence[Entity], gazetteer: Gazetteer, min_score: float
+) -> list[Entity]:
+    """Streets of the list named where the entity rules saw none: in lower case ("16 verdugo roads"), as recognition
+    sometimes writes them. A name must end in a street suffix and match the list; a number before it makes it an
+    ADDRESS."""
+    taken = {(e.turn, w) for e in entities for w in range(e.first_word, e.last_word + 1)}
+    out = []
+    for ti, turn in enumerate(turns):
+        toks = [re.sub(r"[^\w'-]", "", w.word) for w in turn.words]
+        for i, t in enumerate(toks):
+            if i == 0 or t.lower() not in SUFFIXES or (ti, i) in taken:
+                continue
+            best = None
+            for j in range(max(0, i - 3), i):
+                if any((ti, k) in taken for k in range(j, i)) or not toks[j] or toks[j].isdigit():
+                    continue
+                m = gazetteer.match(" ".join(toks[j : i + 1]), min_score)
+                if m.street and (best is None or m.score > best[1]):
+                    best = (j, m.score)
+            if best is None:
+                continue
+            j = best[0]
+            number = j > 0 and toks[j - 1].isdigit() and (ti, j - 1) not in taken
+            first = j - 1 if number else j
+            value = " ".join(toks[first : i + 1])
+            w0, w1 = turn.words[first], turn.words[i]
+            out.append(Entity("ADDRESS" if number else "STREET", value, ti, first, i, w0.start, w1.end))
+            taken.update((ti, k) for k in range(first, i + 1))
+    return out
+
+
 def match_addresses(
-    entities: Sequence[Entity], gazetteer: Gazetteer, min_score: float
+    entities: Sequence[Entity], gazetteer: Gazetteer, min_score: float, turns: Sequence[Turn] = ()
 ) -> tuple[tuple[Entity, ...], Location]:
+    """The entities with addresses matched to the list (and, given the turns, the listed streets the rules missed),
+    and the call's location."""
+    if turns:
+        extra = listed_streets(turns, entities, gazetteer, min_score)
+        entities = sorted([*entities, *extra], key=lambda e: (e.turn, e.first_word))
     out: list[Entity] = []
     for e in entities:
         if e.type == "PLACE" and gazetteer.places:

@@ -27,6 +27,8 @@ SUFFIXES = {
     "hwy": "Highway", "circle": "Circle", "cir": "Circle", "square": "Square", "sq": "Square", "alley": "Alley",
     "trail": "Trail", "trl": "Trail", "plaza": "Plaza", "walk": "Walk", "row": "Row",
 }  # fmt: skip
+# recognition writes "Verdugo roads" for "Verdugo Road." now and then
+SUFFIXES |= {f"{k}s": v for k, v in SUFFIXES.items() if len(k) > 3 and k not in ("plaza", "terrace")}
 DIRECTIONS = {"n": "North", "north": "North", "s": "South", "south": "South", "e": "East", "east": "East",
               "w": "West", "west": "West"}  # fmt: skip
 _ORDINALS = (
