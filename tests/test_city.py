@@ -108,6 +108,10 @@ def test_address_entities_get_canonical_names_or_review(la):
     assert by["STREET"].normalized is None and by["STREET"].needs_review
     assert loc.valid and loc.street == "Sepulveda Boulevard" and loc.house_number and not loc.needs_review
     assert "1200" not in json.dumps([e.normalized for e in ents])  # the house number stays personal data
+    ents, loc = match_addresses(find_entities([T("It's at Venice Boulevard and Birchwood Drive.")]), la, 0.82)
+    (cross,) = [e for e in ents if e.type == "CROSS_STREETS"]
+    assert cross.normalized == "Venice Boulevard" and cross.needs_review  # one street known, the other for a person
+    assert not loc.valid and loc.street == "Venice Boulevard" and loc.needs_review
 
 
 VTT = """WEBVTT

@@ -1,10 +1,11 @@
 """Stage ``city.addresses``: the ADDRESS, CROSS_STREETS and STREET entities of a call matched to the city's street
 list, and the call's location chosen from them.
 
-A PLACE entity (a park, a facility) that matches the optional place list gets the listed name too. An address
-entity that matches gets the canonical street name(s) in ``normalized`` and the score; one whose best candidate
-scores below the threshold keeps ``normalized`` empty and gets ``needs_review`` (a person hears the name). The
-house number stays in the entity's ``value`` only: it is personal data and is redacted like before.
+An address entity that matches gets the canonical street name(s) in ``normalized`` and the score; one whose best
+candidate scores below the threshold gets ``needs_review`` (a person hears the name), and an intersection keeps the one
+street that matched in ``normalized``. The house number stays in the entity's ``value`` only: it is personal data and
+is redacted like before. A PLACE entity (a park, a facility) that matches the optional place list gets the listed
+name too.
 """
 
 from __future__ import annotations
@@ -89,10 +90,9 @@ def match_addresses(
         _, parts = street_parts(e)
         matches = [gazetteer.match(p, min_score) for p in parts]
         score = min(m.score for m in matches)
-        if all(m.street for m in matches):
-            out.append(replace(e, normalized=" & ".join(m.street or "" for m in matches), score=score))
-        else:
-            out.append(replace(e, score=score, needs_review=True))
+        known = " & ".join(m.street for m in matches if m.street) or None
+        # an intersection with one street known keeps that one, and still needs a person for the other
+        out.append(replace(e, normalized=known, score=score, needs_review=not all(m.street for m in matches)))
     return tuple(out), choose_location(out, gazetteer.digest)
 
 
@@ -106,18 +106,20 @@ def choose_location(entities: Sequence[Entity], digest: str) -> Location:
     cands = [(i, e) for i, e in enumerate(entities) if e.type in ADDRESS_TYPES]
     if not cands:
         return Location(False, None, None, False, None, False, None, digest)
-    matched = [(i, e) for i, e in cands if e.normalized]
-    pool = matched or cands
+    matched = [(i, e) for i, e in cands if e.normalized and not e.needs_review]
+    partly = [(i, e) for i, e in cands if e.normalized]
+    pool = matched or partly or cands
     i, e = min(pool, key=lambda ie: (_RANK[ie[1].type], -(ie[1].score or 0.0), -ie[0]))
     house, _ = street_parts(e)
     streets = (e.normalized or "").split(" & ") if e.normalized else [None]
+    valid = bool(e.normalized) and not e.needs_review
     return Location(
-        valid=bool(e.normalized),
+        valid=valid,
         street=streets[0],
         cross_street=streets[1] if len(streets) > 1 else None,
         house_number=house is not None,
         score=e.score,
-        needs_review=not e.normalized,
+        needs_review=not valid,
         entity=i,
         gazetteer=digest,
     )

@@ -97,7 +97,7 @@ def _call_streets(doc: Mapping[str, Any]) -> list[str]:
     for e in doc.get("entities") or []:
         if e.get("type") in ("ADDRESS", "CROSS_STREETS", "STREET"):
             streets += (e.get("normalized") or "").split(" & ") if e.get("normalized") else []
-            if not e.get("normalized"):
+            if not e.get("normalized") or e.get("needs_review"):
                 streets.append(re.sub(r"^\d+\s+", "", str(e.get("value", ""))))
     return [s for s in streets if s]
 
