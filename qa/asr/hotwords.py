@@ -6,6 +6,9 @@ the first pass heard there ("To Hunga Avenue" -> Tujunga Avenue, Tuxford Street,
 a street suffix ("... Avenue") that follows a capitalised word or a number, padded into the surrounding pauses. The
 new words replace the old ones only when they name a listed street better than the old ones did, so a stretch
 without a street name keeps its words: the profile cannot invent a street where none was said.
+
+Needs faster-whisper's ``hotwords`` argument of ``WhisperModel.transcribe`` (faster-whisper >= 1.0; checked with
+1.2.1, where hotwords go into the prompt unless a ``prefix`` is given, which this pass never does).
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ ANCHORS = frozenset({
     "hwy", "parkway", "pkwy", "terrace", "place", "way", "court", "canyon",
 })  # fmt: skip
 ANCHORS |= {f"{a}s" for a in ANCHORS if len(a) > 3}  # "Verdugo roads" is how "Verdugo Road." is sometimes heard
-STRONG = frozenset({"boulevard", "blvd", "avenue", "ave", "highway", "parkway"})  # hardly ever a common word
+STRONG = frozenset(
+    {"boulevard", "blvd", "avenue", "ave", "highway", "parkway", "boulevards", "avenues"}
+)  # hardly ever a common word
 NOT_NAMES = frozenset({"the", "a", "an", "this", "that", "my", "our", "your", "his", "her", "their", "no", "any",
                        "which", "what", "same", "other", "next", "i", "it", "and", "on"})  # fmt: skip
 BACK_WORDS = 5  # words before the suffix that may belong to the name (and its house number)
