@@ -431,8 +431,9 @@ def _fail(message: str) -> None:
 
 
 def _register() -> None:
-    from qa import cli_queue, cli_records, cli_store
+    from qa import cli_city, cli_queue, cli_records, cli_store
 
+    cli_city.register(app)
     cli_store.register(app)
     cli_queue.register(app)
     cli_records.register(app)

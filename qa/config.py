@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa.errors import ConfigError
 from qa.yamlfile import read_yaml_mapping
@@ -112,6 +112,46 @@ class NlpConfig(_Strict):
     )
 
 
+class CityConfig(_Strict):
+    """The city a deployment serves: its street names guide address matching and (optionally) recognition."""
+
+    name: str | None = Field(None, description="The city's name, e.g. 'Los Angeles' (Open311 jurisdiction label).")
+    streets: Path | None = Field(
+        None,
+        description="Street list: a text file with one street a line, or a CSV with columns name[,aliases] "
+        "(aliases separated by '|'). Relative paths are read from the working folder.",
+    )
+    places: Path | None = Field(None, description="Optional place names (parks, facilities), one a line.")
+    jurisdiction_id: str | None = Field(None, description="Open311 jurisdiction_id written into exported requests.")
+    match_min: float = Field(
+        0.82,
+        gt=0,
+        lt=1,
+        description="A street said in a call matches the list at this score or above; below it "
+        "the address needs review.",
+    )
+    hotwords: bool = Field(
+        False,
+        description="Second recognition pass over address-like stretches with the closest street names as "
+        "faster-whisper hotwords (see bench/city.py for what it gains and costs).",
+    )
+    max_hotwords: int = Field(12, ge=1, le=60, description="Street names offered per address-like stretch.")
+
+    @field_validator("streets", "places")
+    @classmethod
+    def _readable(cls, v: Path | None) -> Path | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"file {v} does not exist (give a text file, one street a line, or a CSV)")
+        return v
+
+    def files_digest(self) -> str:
+        """Hash of the street and place lists' contents: editing the list changes results, so it changes the hash."""
+        h = hashlib.sha256()
+        for p in (self.streets, self.places):
+            h.update(Path(p).read_bytes() if p is not None else b"-")
+        return h.hexdigest()[:16]
+
+
 class PipelineConfig(_Strict):
     audio: AudioConfig = AudioConfig()
     asr: AsrConfig = AsrConfig()
@@ -119,12 +159,17 @@ class PipelineConfig(_Strict):
     turns: TurnsConfig = TurnsConfig()
     metrics: MetricsConfig = MetricsConfig()
     nlp: NlpConfig = NlpConfig()
+    city: CityConfig = CityConfig()
 
     def hash(self) -> str:
         """Hash of everything that changes results (the channel layout is per call and hashed there)."""
         data = self.model_dump(mode="json")
         data["asr"].pop("cpu_threads", None)  # thread count changes speed, not results
         data["audio"].pop("channels", None)
+        if self.city.streets is not None or self.city.places is not None:
+            data["city"]["files_sha256"] = self.city.files_digest()
+        else:
+            data.pop("city")  # no profile: the same hash as before city profiles existed
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -146,7 +191,12 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     if path is None:
         return PipelineConfig()
     p = Path(path)
-    raw, _ = read_yaml_mapping(p, "config", ConfigError, "sections (audio, asr, diarize, turns, metrics, nlp)")
+    raw, _ = read_yaml_mapping(p, "config", ConfigError, "sections (audio, asr, diarize, turns, metrics, nlp, city)")
+    city = raw.get("city")
+    if isinstance(city, dict):  # list files named in a config file are found next to it
+        for key in ("streets", "places"):
+            if isinstance(city.get(key), str) and not Path(city[key]).is_absolute():
+                city[key] = str(p.parent / city[key])
     return _validate(raw, str(p))
 
 

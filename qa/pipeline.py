@@ -73,6 +73,12 @@ class Pipeline:
             Path(nlp.request_type_model) if nlp.request_type_model else MODEL_DIR, nlp.review_below
         )
         self.emergency = EmergencyTriage()
+        self.gazetteer = None
+        city = self.config.city
+        if city.streets is not None:
+            from qa.city.gazetteer import load_gazetteer
+
+            self.gazetteer = load_gazetteer(city.streets, city.places)
 
     def load(self, audio: bool = True) -> None:
         """Load every model this configuration can use, once per process (``audio=False``: only what imported
@@ -107,7 +113,19 @@ class Pipeline:
             "nlp.sentiment": f"{SENTIMENT_VERSION}-{load_caller_state()[1]['version']}",
             "nlp.entities": ENTITIES_VERSION,
             "nlp.sentences": f"{SENTENCES_VERSION}-{load_encoder().name}",
-        }
+        } | self._city_stages()
+
+    def _city_stages(self) -> dict[str, str]:
+        if self.gazetteer is None:
+            return {}
+        from qa.city.addresses import VERSION as ADDRESSES_VERSION
+
+        stages = {"city.addresses": f"{ADDRESSES_VERSION}-{self.gazetteer.digest}"}
+        if self.config.city.hotwords:
+            from qa.asr.hotwords import VERSION as HOTWORDS_VERSION
+
+            stages["asr.city_hotwords"] = HOTWORDS_VERSION
+        return stages
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
         """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
@@ -151,6 +169,8 @@ class Pipeline:
             if not activity[ch].active:
                 warnings += (Warning_("silent_channel", f"channel {ch} carries no signal", ch),)
             tr = self.asr.transcribe(audio.samples[ch], ch, act.as_intervals(activity[ch]))
+            if self.gazetteer is not None and self.config.city.hotwords:
+                tr = self._refine_streets(audio.samples[ch], tr)
             transcripts.append(tr)
             warnings += _asr_warnings(tr)
         timings["asr"] = time.perf_counter() - t
@@ -187,6 +207,15 @@ class Pipeline:
             timings_s=timings,
         )
 
+    def _refine_streets(self, x, tr: ChannelTranscript) -> ChannelTranscript:
+        from qa.asr.hotwords import refine_streets
+
+        c = self.config
+        return refine_streets(
+            self.asr.load(), x, tr, self.gazetteer, language=c.asr.language, beam_size=c.asr.beam_size,
+            max_hotwords=c.city.max_hotwords, min_score=c.city.match_min,
+        )  # fmt: skip
+
     def emergency_of(self, turns: tuple[Turn, ...]):
         """The emergency stage alone (benchmarks, a text typed by a person)."""
         return self.emergency.triage(turns)
@@ -201,6 +230,7 @@ class Pipeline:
             "entities": (),
             "redacted": turns,
             "sentences": None,
+            "location": None,
         }
         if self.config.nlp.enabled:
             from qa.nlp.caller_state import load_model as load_caller_state
@@ -208,6 +238,11 @@ class Pipeline:
 
             t = time.perf_counter()
             entities = find_entities(turns)
+            location = None
+            if self.gazetteer is not None:
+                from qa.city.addresses import match_addresses
+
+                entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min, turns)
             emergency = self.emergency.triage(turns)
             out = {
                 "request_type": self.request_type.after_triage(self.request_type.for_call(turns), emergency),
@@ -216,6 +251,7 @@ class Pipeline:
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
                 "sentences": embed_sentences(turns, load_encoder()),
+                "location": location,
             }
             timings["language"] = time.perf_counter() - t
         return out

@@ -103,6 +103,8 @@ class ChannelTranscript:
     word_coverage: float  # fraction of energy-active time covered by recognised words (padded)
     rejected_segments: int = 0  # segments from fallback-only regions that failed the plausibility test
     vad_speech: tuple[Interval, ...] = ()  # regions Silero (default or relaxed) marked as speech
+    hotword_stretches: int = 0  # street stretches decoded again with the city's street names (asr.city_hotwords)
+    hotword_replaced: int = 0  # of those, how many replaced the first pass's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,27 @@ class Entity:
     last_word: int
     start: float
     end: float
+    # addresses, when the city's street list is configured: the canonical street name(s) from the list (never the
+    # house number, which stays personal data in ``value``), the match score, and whether a person should check
+    normalized: str | None = None
+    score: float | None = None
+    needs_review: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where the caller's request is, as matched to the city's street list: ``valid`` when an address, intersection
+    or street said in the call matched a listed street. ``entity`` indexes the call's entities (the house number, if
+    any, stays there: it is personal data)."""
+
+    valid: bool
+    street: str | None
+    cross_street: str | None
+    house_number: bool
+    score: float | None
+    needs_review: bool
+    entity: int | None
+    gazetteer: str  # the street list's content hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +408,7 @@ class CallAnalysis:
     timings_s: Mapping[str, float]
     input_sha256: str | None = None  # hash of the file read when it was not the audio (an imported transcript)
     sentences: SentenceVectors | None = None
+    location: Location | None = None  # where the request is, checked against the city's street list
 
     @property
     def turns(self) -> tuple[Turn, ...]:

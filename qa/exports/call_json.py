@@ -41,6 +41,8 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
                 "vad": to_jsonable(t.vad),
                 "word_coverage": round(t.word_coverage, 3),
                 "rejected_segments": t.rejected_segments,
+                "hotword_stretches": t.hotword_stretches,
+                "hotword_replaced": t.hotword_replaced,
             }
             for t in call.transcripts
         ],
@@ -49,6 +51,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "emergency": to_jsonable(call.emergency),
         "sentiment": to_jsonable(call.sentiment),
         "entities": to_jsonable(call.entities),
+        "location": to_jsonable(call.location),
         "redacted": to_jsonable(call.redacted),
         "sentences": pack(call.sentences) if call.sentences is not None else None,
         "warnings": to_jsonable(call.warnings),
