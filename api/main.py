@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api import errors
+from api import console, errors
 from api.keys import KeyThrottle, LastUsed
 from api.middleware import BodyLimit, Envelope
 from api.routes import audit, calls, coaching, evaluations, jobs, reports, reviews, users
@@ -44,6 +44,8 @@ class Settings:
     lifecycle: Policy = field(default_factory=Policy)  # dispute window, disputes per item
     bad_key_limit: int = 10  # bad keys per client address ...
     bad_key_window_s: float = 60.0  # ... within this many seconds: then 429
+    session_secret: str | None = None  # signs console sessions; None: CALLQA_SESSION_SECRET or data_dir/console-secret
+    session_hours: float = 8.0  # a console sign-in lasts this long
 
 
 def create_app(store: Store, settings: Settings | None = None, pipeline=None) -> FastAPI:
@@ -80,6 +82,7 @@ def create_app(store: Store, settings: Settings | None = None, pipeline=None) ->
     for r in ROUTERS:
         app.include_router(r)
     errors.install(app)
+    console.mount(app, settings)  # the review console: /login, / and /ui/...
     app.add_middleware(BodyLimit, limit=settings.max_json_bytes, upload_limit=lambda: settings.max_upload_bytes + SLACK)
     app.add_middleware(Envelope)  # added last: outermost
     return app
