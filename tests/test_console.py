@@ -1,0 +1,410 @@
+"""The review console in-process (TestClient) and in a real browser (Debian's Chromium driven by playwright): sign-in,
+CSRF, cookie flags, what each role sees (the API's cut), the list's filters, overrides, disputes, seeking from
+evidence. Transcript text is compared, never printed."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+from fastapi.testclient import TestClient
+from storekit import load, variant
+
+from api.main import Settings, create_app
+from qa.store import open_store
+from qa.store.users import add_user
+
+pytestmark = pytest.mark.slow  # the calls are the sample recordings processed for real (session fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROLES = ("admin", "reviewer", "supervisor", "hr", "agent")
+
+
+@pytest.fixture
+def console(sample_docs, tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'qa.db'}")
+    docs = [
+        variant(sample_docs["pothole_report"], 0, "A1", "east", "2026-10-26T09:00:00"),
+        variant(sample_docs["angry_caller"], 1, "A1", "east", "2026-10-28T15:30:00"),
+        variant(sample_docs["status_followup"], 2, "A2", "west", "2026-11-04T10:00:00"),
+    ]
+    ids = load(store, docs)
+    audio = tmp_path / "pothole.flac"
+    shutil.copy(SAMPLES / "pothole_report.flac", audio)
+    from qa.store.models import Call
+
+    with store.session() as s:
+        s.get(Call, ids[0]).audio_path = str(audio)
+    links = {"agent": {"agent_id": "A1"}, "supervisor": {"team": "east"}}
+    keys = {r: add_user(store, f"u-{r}", r, **links.get(r, {})) for r in ROLES}
+    keys["agent2"] = add_user(store, "u-agent2", "agent", agent_id="A2")
+    app = create_app(store, Settings(data_dir=tmp_path / "data", worker=False))
+    yield app, store, keys, ids, docs
+    store.engine.dispose()
+
+
+def csrf_of(text: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', text).group(1)
+
+
+def sign_in(client: TestClient, key: str):
+    client.cookies.clear()
+    form = client.get("/login")
+    return client.post("/login", data={"key": key, "csrf": csrf_of(form.text)}, follow_redirects=False)
+
+
+def api_json(app, key: str, path: str):
+    r = TestClient(app).get(path, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.status_code
+    return r.json()
+
+
+def audit_actions(store) -> list[str]:
+    from sqlalchemy import select
+
+    from qa.store.models import AuditRow
+
+    with store.session() as s:
+        return list(s.scalars(select(AuditRow.action).order_by(AuditRow.id)))
+
+
+def page_words(text: str) -> str:
+    """The transcript words of a call page, as one text (html entities decoded)."""
+    return " ".join(html.unescape(w) for w in re.findall(r'<span class="w"[^>]*>([^<]*)</span>', text))
+
+
+# ------------------------------------------------------------------------------------------------ sign-in, CSRF
+
+
+def test_sign_in_needs_csrf_sets_a_strict_cookie_and_signs_out(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    assert c.get("/", follow_redirects=False).headers["location"] == "/login"
+    form = c.get("/login")
+    assert form.status_code == 200 and 'name="key"' in form.text and "content-security-policy" in form.headers
+    refused = c.post("/login", data={"key": keys["reviewer"]}, follow_redirects=False)  # no CSRF token
+    assert refused.status_code == 403 and "qa_session" not in refused.headers.get("set-cookie", "")
+    bad = c.post("/login", data={"key": "cqa_wrong", "csrf": csrf_of(refused.text)}, follow_redirects=False)
+    assert bad.status_code == 401 and "qa_session" not in bad.headers.get("set-cookie", "")
+
+    ok = sign_in(c, keys["reviewer"])
+    assert ok.status_code == 303 and ok.headers["location"] == "/"
+    cookie = next(h for h in ok.headers.get_list("set-cookie") if h.startswith("qa_session="))
+    flags = {p.strip().split("=")[0].lower(): p for p in cookie.split(";")}
+    assert "httponly" in flags and flags["samesite"].lower().endswith("strict") and int(flags["max-age"][9:]) > 0
+    assert keys["reviewer"] not in cookie and keys["reviewer"] not in ok.headers.get("location", "")
+    home = c.get("/")
+    assert home.status_code == 200 and "u-reviewer" in home.text and keys["reviewer"] not in home.text
+    session = c.cookies.get("qa_session")
+
+    assert c.post("/logout", data={}, follow_redirects=False).status_code == 403  # no CSRF: still signed in
+    assert c.get("/").status_code == 200
+    out = c.post("/logout", data={"csrf": csrf_of(home.text)}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    replay = TestClient(app)
+    replay.cookies.set("qa_session", session)  # the old cookie no longer opens a page
+    assert replay.get("/", follow_redirects=False).status_code == 303
+    tampered = TestClient(app)
+    tampered.cookies.set("qa_session", session[:-1] + ("0" if session[-1] != "0" else "1"))
+    assert tampered.get("/", follow_redirects=False).status_code == 303
+    assert audit_actions(store)[-2:] == ["console.signin", "console.signout"]
+
+
+def test_a_rotated_or_disabled_key_ends_the_session(console):
+    app, store, keys, ids, docs = console
+    from qa.store.users import set_active
+
+    c = TestClient(app)
+    sign_in(c, keys["hr"])
+    assert c.get("/").status_code == 200
+    set_active(store, "u-hr", False)
+    assert c.get("/", follow_redirects=False).status_code == 303
+
+
+# ------------------------------------------------------------------------------------------------ role cuts
+
+
+def test_each_role_sees_what_its_api_view_allows(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    name = next(e["value"] for e in docs[0]["entities"] if e["type"] == "PERSON").lower()
+    pages = {}
+    for role in ROLES:
+        assert sign_in(c, keys[role]).status_code == 303
+        pages[role] = c.get(f"/ui/calls/{ids[0]}")
+        assert pages[role].status_code == 200, role
+        if role in ("admin", "reviewer", "supervisor", "agent"):  # the page's words are the API view's turn text
+            view = api_json(app, keys[role], f"/calls/{ids[0]}")
+            assert page_words(pages[role].text) == " ".join(t["text"] for t in view["turns"]), role
+    assert name in page_words(pages["reviewer"].text).lower()
+    for role in ("supervisor", "agent"):
+        text = pages[role].text.lower()
+        assert name not in text and "[person]" in text, role
+    hr = pages["hr"].text.lower()
+    assert 'class="w"' not in hr and "<audio" not in hr and "springfield" not in hr and name not in hr
+    assert "no-transcript" in hr and "greeting" in hr  # the evaluation's answers, without quotes
+    sign_in(c, keys["hr"])
+    assert c.get(f"/ui/calls/{ids[0]}/audio").status_code == 403
+    assert "Words" not in c.get("/").text  # no transcript search for HR
+    assert c.get("/", params={"q": "springfield"}).text.count("does not read transcripts") == 1
+
+    sign_in(c, keys["agent"])  # A1: own calls only; another agent's call is a 404 like a missing one
+    listed = c.get("/").text
+    assert ids[0] in listed and ids[1] in listed and ids[2] not in listed
+    assert c.get(f"/ui/calls/{ids[2]}").status_code == 404
+    assert c.get("/ui/calls/0000000000000000").status_code == 404
+    assert "No released evaluation" in c.get(f"/ui/calls/{ids[0]}").text  # a draft is not shown to the agent
+    sign_in(c, keys["supervisor"])  # team east: the west call is not there
+    assert ids[2] not in c.get("/").text and c.get(f"/ui/calls/{ids[2]}").status_code == 404
+    assert c.get(f"/ui/calls/{ids[2]}/audio").status_code == 404
+
+
+def test_audio_through_the_session_supports_ranges_and_is_audited(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    assert c.get(f"/ui/calls/{ids[0]}/audio").status_code == 401
+    sign_in(c, keys["reviewer"])
+    full = c.get(f"/ui/calls/{ids[0]}/audio")
+    part = c.get(f"/ui/calls/{ids[0]}/audio", headers={"Range": "bytes=100-199"})
+    assert full.status_code == 200 and part.status_code == 206 and part.content == full.content[100:200]
+    assert c.get(f"/ui/calls/{ids[1]}/audio").status_code == 404  # no recording stored
+    assert audit_actions(store).count("call.audio") == 2
+
+
+# ------------------------------------------------------------------------------------------------ list filters
+
+
+def test_call_list_filters_and_pages(console, monkeypatch):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["admin"])
+
+    def listed(**params) -> set[str]:
+        r = c.get("/", params=params)
+        assert r.status_code == 200
+        return {i for i in ids if f"/ui/calls/{i}" in r.text}
+
+    assert listed() == set(ids)
+    assert listed(agent="A1") == set(ids[:2]) and listed(team="west") == {ids[2]}
+    assert listed(**{"from": "2026-10-28", "to": "2026-11-04"}) == set(ids[1:])  # "to" includes that day
+    assert listed(request_type=docs[0]["request_type"]["label"]) >= {ids[0]}
+    text = {i: " ".join(t["text"] for t in d["turns"]).lower() for i, d in zip(ids, docs, strict=True)}
+    said = {i for i in ids if "springfield" in text[i]}
+    assert listed(q="Springfield") == said and listed(q="no-such-words-here") == set()
+    failed, passed = listed(failed="yes"), listed(failed="no")
+    assert failed | passed == set(ids) and not failed & passed
+    assert listed(needs_review="yes") | listed(needs_review="no") == set(ids)
+    assert listed(emergency="no") | listed(emergency="yes") == set(ids)
+    assert listed(min_score="0", max_score="100") == set(ids)
+    assert "a percent from 0 to 100" in c.get("/", params={"min_score": "200"}).text
+    monkeypatch.setattr("api.console.pages.PAGE_SIZE", 2)
+    first, second = c.get("/", params={"agent": ""}).text, c.get("/", params={"page": 2}).text
+    assert "page 1 of 2" in first and 'href="/?agent=&amp;page=2"' not in first and "page=2" in first
+    assert len({i for i in ids if i in first}) == 2 and len({i for i in ids if i in second}) == 1
+
+
+# ------------------------------------------------------------------------------------------------ forms
+
+
+def test_override_needs_csrf_and_goes_through_the_api_handler(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["reviewer"])
+    page = c.get(f"/ui/calls/{ids[0]}").text
+    item = next(it for it in docs[0]["evaluation"]["items"] if it["answer"] == "yes")["id"]
+    url = f"/ui/calls/{ids[0]}/items/{item}/override"
+    assert c.post(url, data={"answer": "no", "comment": "not heard"}, follow_redirects=False).status_code == 403
+    forged = c.post(url, data={"answer": "no", "comment": "x", "csrf": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403
+    empty = c.post(url, data={"answer": "no", "comment": "", "csrf": csrf_of(page)}, follow_redirects=False)
+    assert empty.status_code == 422 and "comment" in empty.text
+    assert "evaluation.override" not in audit_actions(store)
+    ok = c.post(url, data={"answer": "no", "comment": "not heard", "csrf": csrf_of(page)}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].endswith(f"#item-{item}")
+    ev = api_json(app, keys["reviewer"], f"/calls/{ids[0]}/evaluation")
+    it = {i["id"]: i for i in ev["items"]}[item]
+    assert it["answer"] == "no" and it["automatic_answer"] == "yes" and it["override"]["comment"] == "not heard"
+    assert audit_actions(store).count("evaluation.override") == 1
+    assert "not heard" in c.get(f"/ui/calls/{ids[0]}").text
+    data = {"answer": "no", "comment": "x", "csrf": csrf_of(page)}
+    missing = c.post(f"/ui/calls/{ids[0]}/items/nope/override", data=data)
+    assert missing.status_code == 404 and "not on scorecard" in missing.text
+
+    for role in ("hr", "agent", "supervisor"):  # the API's table: only admins and reviewers override
+        sign_in(c, keys[role])
+        token = csrf_of(c.get("/").text)
+        r = c.post(url, data={"answer": "yes", "comment": "x", "csrf": token}, follow_redirects=False)
+        assert r.status_code == 403, role
+
+
+def test_agent_acknowledges_and_disputes_with_the_api_lifecycle(console):
+    app, store, keys, ids, docs = console
+    api = TestClient(app)
+    for cid in ids[:2]:
+        r = api.post(f"/calls/{cid}/evaluation/release", headers={"Authorization": f"Bearer {keys['reviewer']}"})
+        assert r.status_code == 200
+    c = TestClient(app)
+    sign_in(c, keys["agent"])
+    page = c.get(f"/ui/calls/{ids[0]}").text
+    assert "Acknowledge this evaluation" in page and "File dispute" in page
+    item = docs[0]["evaluation"]["items"][0]["id"]
+    url = f"/ui/calls/{ids[0]}/items/{item}/dispute"
+    assert c.post(url, data={"reason": "I did greet"}, follow_redirects=False).status_code == 403  # no CSRF
+    r = c.post(url, data={"reason": "I did greet", "csrf": csrf_of(page)}, follow_redirects=False)
+    assert r.status_code == 303
+    disputes = api_json(app, keys["agent"], "/disputes")["data"]
+    assert [(d["call_id"], d["item_id"], d["status"]) for d in disputes] == [(ids[0], item, "open")]
+    again = c.post(url, data={"reason": "once more", "csrf": csrf_of(page)}, follow_redirects=False)
+    assert again.status_code == 409  # the API's lifecycle: one dispute per item
+    assert "dispute open" in c.get(f"/ui/calls/{ids[0]}").text
+
+    page = c.get(f"/ui/calls/{ids[1]}").text
+    r = c.post(f"/ui/calls/{ids[1]}/acknowledge", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert api_json(app, keys["agent"], f"/calls/{ids[1]}/evaluation")["lifecycle"]["state"] == "acknowledged"
+    assert {"dispute.create", "evaluation.acknowledge"} <= set(audit_actions(store))
+    sign_in(c, keys["agent2"])  # another agent: the call does not exist for them
+    token = csrf_of(c.get("/").text)
+    assert c.post(url, data={"reason": "x", "csrf": token}, follow_redirects=False).status_code == 404
+
+
+# ------------------------------------------------------------------------------------------------ real browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(console):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium; .ci/run does it)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install .[test])")
+    import uvicorn
+
+    app = console[0]
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", console
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser_page(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.set_default_timeout(15_000)
+        yield page, server, problems
+        context.close()
+        browser.close()
+
+
+def _shots(tmp_path: Path) -> Path:
+    """Screenshots go to CALLQA_SCREENSHOTS when set (docs/screenshots for the README), else to the test's folder."""
+    folder = Path(os.environ.get("CALLQA_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _browser_sign_in(page, base: str, key: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=key]", key)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
+def test_browser_reviewer_filters_seeks_from_evidence_and_overrides(browser_page, tmp_path):
+    page, (base, (app, store, keys, ids, docs)), problems = browser_page
+    shots = _shots(tmp_path)
+    page.goto(base + "/login")
+    page.screenshot(path=str(shots / "login.png"))
+    _browser_sign_in(page, base, keys["reviewer"])
+    assert keys["reviewer"] not in page.url
+    page.fill("input[name=agent]", "A1")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*agent=A1.*"))
+    assert page.text_content("#count").startswith("2 calls")
+    page.screenshot(path=str(shots / "calls.png"), full_page=True)
+
+    page.click(f"a[href='/ui/calls/{ids[0]}']")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    evidence = page.locator("button.seek").filter(has_not_text="0:00")
+    target = float(evidence.first.get_attribute("data-seek"))
+    assert target > 1
+    evidence.first.click()
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {target}) < 0.6")
+    page.evaluate("document.getElementById('player').pause()")
+    word = page.locator(".transcript .w").nth(30)
+    at = float(word.get_attribute("data-s"))
+    word.click()
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {at}) < 0.6")
+    page.evaluate("document.getElementById('player').pause()")
+    page.wait_for_selector(".transcript .w.now")  # the word under the playhead is highlighted
+    page.screenshot(path=str(shots / "call.png"), full_page=True)
+
+    item = next(it for it in docs[0]["evaluation"]["items"] if it["answer"] == "yes")["id"]
+    box = page.locator(f"#item-{item}")
+    box.locator("summary", has_text="Override").click()
+    box.locator("select[name=answer]").select_option("no")
+    box.locator("textarea[name=comment]").fill("greeting not heard")
+    box.locator("button", has_text="Save override").click()
+    page.wait_for_url(re.compile(rf".*/ui/calls/{ids[0]}#item-{item}$"))
+    assert "greeting not heard" in page.locator(f"#item-{item}").inner_text()
+    ev = api_json(app, keys["reviewer"], f"/calls/{ids[0]}/evaluation")
+    assert {i["id"]: i["answer"] for i in ev["items"]}[item] == "no"
+    page.click("text=Sign out")
+    page.wait_for_url(base + "/login")
+    assert problems == [], json.dumps(problems)
+
+
+def test_browser_hr_and_agent_pages(browser_page, tmp_path):
+    page, (base, (app, store, keys, ids, docs)), problems = browser_page
+    _browser_sign_in(page, base, keys["hr"])
+    page.goto(f"{base}/ui/calls/{ids[0]}")
+    assert page.locator("audio").count() == 0 and page.locator(".transcript").count() == 0
+    page.click("text=Sign out")
+    TestClient(app).post(f"/calls/{ids[0]}/evaluation/release", headers={"Authorization": f"Bearer {keys['admin']}"})
+    _browser_sign_in(page, base, keys["agent"])
+    page.goto(f"{base}/ui/calls/{ids[0]}")
+    item = docs[0]["evaluation"]["items"][0]["id"]
+    box = page.locator(f"#item-{item}")
+    box.locator("summary", has_text="Dispute").click()
+    box.locator("textarea[name=reason]").fill("I did greet the caller")
+    box.locator("button", has_text="File dispute").click()
+    page.wait_for_selector(f"#item-{item} >> text=dispute open")
+    page.screenshot(path=str(_shots(tmp_path) / "agent-call.png"), full_page=True)
+    assert problems == [], json.dumps(problems)
