@@ -317,12 +317,16 @@ def server(console):
 
 
 @pytest.fixture
-def browser_page(server, tmp_path):
+def browser_page(server, request):
+    """A page in a fresh Chromium context, with a list that collects console errors and page errors. Tests marked
+    ``bypass_csp`` get a context that lets playwright's own scripts (wait_for_function) past the pages' CSP; the
+    others run under the CSP as served, so a violation shows up as a console error."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        bypass = request.node.get_closest_marker("bypass_csp") is not None
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, bypass_csp=bypass)
         page = context.new_page()
         problems: list[str] = []
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
@@ -347,6 +351,7 @@ def _browser_sign_in(page, base: str, key: str) -> None:
     page.wait_for_url(base + "/")
 
 
+@pytest.mark.bypass_csp
 def test_browser_reviewer_filters_seeks_from_evidence_and_overrides(browser_page, tmp_path):
     page, (base, (app, store, keys, ids, docs)), problems = browser_page
     shots = _shots(tmp_path)
