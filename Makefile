@@ -34,6 +34,7 @@ demo: setup
 	@echo "The calls are also in demo-results/qa.db. To browse them over the API:"
 	@echo "  $(BIN)/qa user add me --role admin --db sqlite:///demo-results/qa.db    # prints a key"
 	@echo "  $(BIN)/qa serve --db sqlite:///demo-results/qa.db                       # then open http://127.0.0.1:8000/docs"
+	@echo "The review console is at http://127.0.0.1:8000/ (sign in with the same key)."
 
 test: setup
 	$(BIN)/ruff check qa api tests bench samples

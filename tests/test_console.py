@@ -127,6 +127,10 @@ def test_sign_in_needs_csrf_sets_a_strict_cookie_and_signs_out(console):
     tampered.cookies.set("qa_session", session[:-1] + ("0" if session[-1] != "0" else "1"))
     assert tampered.get("/", follow_redirects=False).status_code == 303
     assert audit_actions(store)[-2:] == ["console.signin", "console.signout"]
+    secret = app.state.settings.data_dir / "console-secret"
+    assert secret.stat().st_mode & 0o777 == 0o600 and not list(secret.parent.glob(".console-secret.*"))
+    long = c.post("/login", data={"key": "x" * 5000, "csrf": csrf_of(c.get("/login").text)}, follow_redirects=False)
+    assert long.status_code == 401 and "x" * 50 not in long.text
 
 
 def test_a_rotated_or_disabled_key_ends_the_session(console):

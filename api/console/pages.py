@@ -122,8 +122,8 @@ def _login_page(request: Request, error: str | None, status: int) -> Response:
 def login(
     request: Request,
     store: StoreDep,
-    key: Annotated[str, Form(max_length=200)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
+    key: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
 ):
     if not check_csrf(request.cookies.get(LOGIN_COOKIE), csrf):
         return _login_page(request, "The form expired or its CSRF token is wrong: please try again.", 403)
@@ -131,7 +131,8 @@ def login(
     wait = throttle.retry_after(client)
     if wait is not None:
         return _login_page(request, f"Too many bad keys from this address: try again in {wait} s.", 429)
-    result, user = authenticate(store, key.strip()) if key.strip() else (AuthResult.UNKNOWN, None)
+    key = key.strip()
+    result, user = authenticate(store, key) if 0 < len(key) <= 200 else (AuthResult.UNKNOWN, None)
     if result is not AuthResult.OK or user is None:
         throttle.failed(client)
         message = "This key has expired: ask an admin for a new one." if result is AuthResult.EXPIRED else None
@@ -148,7 +149,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, store: StoreDep, csrf: Annotated[str, Form(max_length=100)] = ""):
+def logout(request: Request, store: StoreDep, csrf: Annotated[str, Form()] = ""):
     sess = _form_user(request, csrf)
     request.app.state.console_sessions.revoke(sess.nonce, sess.expires)
     with store.session() as s:
@@ -328,9 +329,9 @@ def override(
     item_id: str,
     request: Request,
     s: SessionDep,
-    answer: Annotated[str, Form(max_length=10)] = "",
-    comment: Annotated[str, Form(max_length=2000)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
+    answer: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
 ):
     user = _form_user(request, csrf).user
     back = _back(call_id, f"item-{item_id}")
@@ -344,7 +345,7 @@ def override(
 
 
 @router.post("/ui/calls/{call_id}/acknowledge")
-def acknowledge(call_id: str, request: Request, s: SessionDep, csrf: Annotated[str, Form(max_length=100)] = ""):
+def acknowledge(call_id: str, request: Request, s: SessionDep, csrf: Annotated[str, Form()] = ""):
     user = _form_user(request, csrf).user
     try:
         user = require("evaluations:acknowledge")(user)
@@ -360,8 +361,8 @@ def dispute(
     item_id: str,
     request: Request,
     s: SessionDep,
-    reason: Annotated[str, Form(max_length=2000)] = "",
-    csrf: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
 ):
     user = _form_user(request, csrf).user
     back = _back(call_id, f"item-{item_id}")

@@ -122,11 +122,18 @@ def load_secret(configured: str | None, data_dir: Path) -> bytes:
     if env:
         return env.encode()
     path = Path(data_dir) / "console-secret"
-    if not path.exists():
+    if not path.exists():  # written aside and linked into place: several server processes may race here
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = path.with_name(f".console-secret.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process was first: use its secret
+        finally:
+            aside.unlink()
     return path.read_text().strip().encode()
 
 
