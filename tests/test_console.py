@@ -166,6 +166,7 @@ def test_each_role_sees_what_its_api_view_allows(console):
     hr = pages["hr"].text.lower()
     assert 'class="w"' not in hr and "<audio" not in hr and "springfield" not in hr and name not in hr
     assert "no-transcript" in hr and "greeting" in hr  # the evaluation's answers, without quotes
+    assert 'id="timeline"' in pages["reviewer"].text and 'id="timeline"' not in hr and "talk share" in hr
     sign_in(c, keys["hr"])
     assert c.get(f"/ui/calls/{ids[0]}/audio").status_code == 403
     assert "Words" not in c.get("/").text  # no transcript search for HR
@@ -415,5 +416,6 @@ def test_browser_hr_and_agent_pages(browser_page, tmp_path):
     box.locator("textarea[name=reason]").fill("I did greet the caller")
     box.locator("button", has_text="File dispute").click()
     page.wait_for_selector(f"#item-{item} >> text=dispute open")
+    page.goto(f"{base}/ui/calls/{ids[0]}")  # from the top, for the screenshot
     page.screenshot(path=str(_shots(tmp_path) / "agent-call.png"), full_page=True)
     assert problems == [], json.dumps(problems)

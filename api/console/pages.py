@@ -264,6 +264,31 @@ def _words(call, view: dict[str, Any], access: TextAccess) -> list[dict[str, Any
     return out
 
 
+TIMELINE_W = 1000  # the timeline's SVG user units across the whole call
+
+
+def _timeline(view: dict[str, Any]) -> dict[str, Any] | None:
+    """Who spoke when (from the view's turn times), holds and interruptions (from its metrics), in SVG units. Times
+    only: no text. None without turns (HR) or without a duration."""
+    duration = float(view.get("duration_s") or 0)
+    if not view.get("turns") or duration <= 0:
+        return None
+    scale = TIMELINE_W / duration
+
+    def span(start: float, end: float) -> dict[str, float]:
+        return {"x": round(start * scale, 2), "w": round(max(end - start, 0.05) * scale, 2), "start": start, "end": end}
+
+    metrics = view.get("metrics") or {}
+    return {
+        "turns": [{**span(t["start"], t["end"]), "role": t["role"]} for t in view["turns"]],
+        "holds": [span(h["start"], h["end"]) for h in metrics.get("holds") or []],
+        "overtalk": [
+            span(i["at"], i["at"] + float(i.get("overlap_s") or 0.2)) for i in metrics.get("interruptions") or []
+        ],
+        "scale": scale,
+    }
+
+
 def _sections(ev: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not ev:
         return []
@@ -295,6 +320,8 @@ def call_page(call_id: str, request: Request, s: SessionDep):
         "call": view,
         "turns": _words(call, view, access) if view["turns"] is not None else None,
         "sections": _sections(ev),
+        "timeline": _timeline(view),
+        "metrics": view.get("metrics") or {},
         "ev": ev,
         "state": (ev or {}).get("lifecycle", {}).get("state"),
         "audio": may(user, "calls:audio"),

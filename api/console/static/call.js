@@ -35,6 +35,16 @@ if (player) {
     if (next) next.classList.add("now");
     current = next;
   };
+  const playhead = document.getElementById("playhead");
+  const scale = parseFloat(document.getElementById("timeline")?.dataset.scale ?? "0");
+  const move = () => {
+    if (!playhead) return;
+    const x = String(player.currentTime * scale);
+    playhead.setAttribute("x1", x);
+    playhead.setAttribute("x2", x);
+  };
+  player.addEventListener("timeupdate", move);
+  player.addEventListener("seeked", move);
   player.addEventListener("timeupdate", mark);
   player.addEventListener("seeked", mark);
 }
