@@ -287,9 +287,29 @@ def test_agent_acknowledges_and_disputes_with_the_api_lifecycle(console):
     assert r.status_code == 303
     assert api_json(app, keys["agent"], f"/calls/{ids[1]}/evaluation")["lifecycle"]["state"] == "acknowledged"
     assert {"dispute.create", "evaluation.acknowledge"} <= set(audit_actions(store))
-    sign_in(c, keys["agent2"])  # another agent: the call does not exist for them
+    sign_in(c, keys["agent2"])  # another agent: the call does not exist for them, nor its dispute
     token = csrf_of(c.get("/").text)
     assert c.post(url, data={"reason": "x", "csrf": token}, follow_redirects=False).status_code == 404
+    assert "0 disputes" in c.get("/ui/disputes").text
+
+    sign_in(c, keys["supervisor"])  # team east: resolves it from the call page, through the API's handler
+    listed = c.get("/ui/disputes", params={"status": "open"}).text
+    assert "1 dispute" in listed and f"/ui/calls/{ids[0]}#item-{item}" in listed and "I did greet" in listed
+    page = c.get(f"/ui/calls/{ids[0]}").text
+    dispute_id = disputes[0]["id"]
+    assert f"Resolve dispute {dispute_id}" in page
+    form = {"call_id": ids[0], "status": "accepted", "answer": "no", "reason": "heard it again"}
+    url = f"/ui/disputes/{dispute_id}/resolve"
+    assert c.post(url, data=form, follow_redirects=False).status_code == 403  # no CSRF
+    r = c.post(url, data={**form, "csrf": csrf_of(page)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/ui/calls/{ids[0]}"
+    assert api_json(app, keys["agent"], "/disputes")["data"][0]["status"] == "accepted"
+    ev = api_json(app, keys["agent"], f"/calls/{ids[0]}/evaluation")
+    assert {i["id"]: i["answer"] for i in ev["items"]}[item] == "no"
+    assert c.post(url, data={**form, "csrf": csrf_of(page)}).status_code == 409  # already resolved
+    assert "dispute.resolve" in audit_actions(store)
+    sign_in(c, keys["reviewer"])  # reviewers may not resolve (the API's table)
+    assert c.post(url, data={**form, "csrf": csrf_of(c.get("/").text)}).status_code == 403
 
 
 # ------------------------------------------------------------------------------------------------ real browser

@@ -23,7 +23,7 @@ from api.deps import AgentQuery, CallId, ItemId, Moment, SessionDep, StoreDep, a
 from api.deps import visible_call as _visible_call
 from api.permissions import PERMISSIONS, Principal, released_only, text_access
 from api.routes import calls, evaluations, reviews
-from api.schemas import DisputeIn, OverrideIn
+from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn
 from qa.store import audit
 from qa.store.lifecycle import LifecycleError
 from qa.store.users import AuthResult, authenticate
@@ -328,6 +328,7 @@ def call_page(call_id: str, request: Request, s: SessionDep):
         "can_override": may(user, "evaluations:override"),
         "can_acknowledge": may(user, "evaluations:acknowledge"),
         "can_dispute": may(user, "disputes:create"),
+        "can_resolve": may(user, "disputes:resolve"),
     }
     return page(request, "call.html", context)
 
@@ -400,3 +401,54 @@ def dispute(
     except Exception as exc:  # noqa: BLE001
         raise _fail(exc, back) from exc
     return RedirectResponse(back, status_code=303)
+
+
+@router.post("/ui/disputes/{dispute_id}/resolve")
+def resolve(
+    dispute_id: int,
+    request: Request,
+    s: SessionDep,
+    call_id: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    answer: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+):
+    """Accept (with the item's new answer) or reject a dispute: the API's resolve handler."""
+    user = _form_user(request, csrf).user
+    back = _back(call_id) if _call_id_ok(call_id) else "/ui/disputes"
+    try:
+        user = require("disputes:resolve")(user)
+        if not 1 <= dispute_id <= 2**31 - 1:
+            raise HTTPException(404, f"no dispute {dispute_id}")
+        body = DisputeResolveIn(status=status, reason=reason, answer=(answer or None) if status == "accepted" else None)
+        reviews.resolve_dispute(dispute_id, body, request, s, user)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(exc, back) from exc
+    return RedirectResponse(back, status_code=303)
+
+
+def _call_id_ok(call_id: str) -> bool:
+    try:
+        _call_id.validate_python(call_id)
+        return True
+    except ValidationError:
+        return False
+
+
+@router.get("/ui/disputes")
+def dispute_list(request: Request, s: SessionDep):
+    """Disputes the user may read (an agent their own; a team supervisor their team's): the API's list."""
+    sess = signed_in(request)
+    if sess is None:
+        return _to_login()
+    status = request.query_params.get("status") or None
+    try:
+        user = require("disputes:read")(sess.user)
+        if status not in (None, "open", "accepted", "rejected"):
+            raise HTTPException(422, "status: open, accepted or rejected")
+        result = reviews.list_disputes(s, user, status=status, limit=200, offset=0)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(exc) from exc
+    context = {"me": sess, "rows": result["data"], "count": result["count"], "status": status or ""}
+    return page(request, "disputes.html", context)
