@@ -163,6 +163,7 @@ def test_each_role_sees_what_its_api_view_allows(console):
     for role in ("supervisor", "agent"):
         text = pages[role].text.lower()
         assert name not in text and "[person]" in text, role
+    assert "Entities (" in pages["reviewer"].text and "Entities (" in pages["supervisor"].text
     hr = pages["hr"].text.lower()
     assert 'class="w"' not in hr and "<audio" not in hr and "springfield" not in hr and name not in hr
     assert "no-transcript" in hr and "greeting" in hr  # the evaluation's answers, without quotes
@@ -392,7 +393,7 @@ def test_browser_reviewer_filters_seeks_from_evidence_and_overrides(browser_page
 
     page.click(f"a[href='/ui/calls/{ids[0]}']")
     page.wait_for_function("document.getElementById('player').readyState >= 1")
-    evidence = page.locator("button.seek").filter(has_not_text="0:00")
+    evidence = page.locator(".evidence button.seek").filter(has_not_text="0:00")
     target = float(evidence.first.get_attribute("data-seek"))
     assert target > 1
     evidence.first.click()

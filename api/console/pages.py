@@ -321,6 +321,7 @@ def call_page(call_id: str, request: Request, s: SessionDep):
         "turns": _words(call, view, access) if view["turns"] is not None else None,
         "sections": _sections(ev),
         "timeline": _timeline(view),
+        "mood": {s["turn"]: s["label"] for s in (view.get("sentiment") or {}).get("turns") or []},
         "metrics": view.get("metrics") or {},
         "ev": ev,
         "state": (ev or {}).get("lifecycle", {}).get("state"),
