@@ -217,7 +217,8 @@ def serve(
     ] = 14,
     max_disputes: Annotated[int, typer.Option(min=1, max=10, help="Disputes an agent may file per item.")] = 1,
 ) -> None:
-    """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs, served from local files). The access log
+    """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs, served from local files) and the review
+    console (sign in at /login with the same key; the call list at /). The access log
     names method, path and status, never the query string (search words are transcript words)."""
     import datetime as dt
     import logging
