@@ -18,7 +18,8 @@ import numpy as np
 
 from qa.nlp.numbers import normalize_numbers
 from qa.scoring import schema as S
-from qa.types import Evaluation, Evidence, ItemResult, SectionResult
+from qa.scoring.totals import Scored, TotalsRules, totals
+from qa.types import Evaluation, Evidence, ItemResult
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 
@@ -546,11 +547,8 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
             card, lambda: [r for sec in card.sections for it in sec.items for r in _semantic_rules(it.rule, [])]
         )
     items: list[ItemResult] = []
-    sections: list[SectionResult] = []
-    critical_failed: list[str] = []
-    weighted, weights = 0.0, 0.0
+    critical = {item.id for sec in card.sections for item in sec.items if item.critical}
     for sec in card.sections:
-        got, possible, sec_critical = 0.0, 0.0, False
         for item in sec.items:
             applicable = applies(item.applies_if, view)
             if applicable is False:
@@ -565,31 +563,20 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
             conf = min(r.confidence, 0.8) if applicable is None else r.confidence
             pts = item.points if r.passed else 0.0
             items.append(ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < 0.75, r.evidence))
-            got, possible = got + pts, possible + item.points
-            if item.critical and not r.passed:
-                critical_failed.append(item.id)
-                sec_critical = True
-        if sec_critical and card.critical_fails == "section":
-            got = 0.0
-        sections.append(SectionResult(sec.id, got, possible, (100.0 * got / possible) if possible else None))
-        if possible:
-            weighted += sec.weight * got / possible
-            weights += sec.weight
-    score = sum(s.score for s in sections)
-    max_score = sum(s.max_score for s in sections)
-    percent = 100.0 * weighted / weights if weights else None
-    passed = (
-        percent is not None and percent >= card.pass_percent and not (critical_failed and card.critical_fails == "call")
+    t = totals(
+        (Scored(it.id, it.section, it.answer, it.points, it.max_points, it.id in critical) for it in items),
+        TotalsRules.of_card(card),
+        [sec.id for sec in card.sections],
     )
     return Evaluation(
         scorecard_id=card.id,
         scorecard_version=card.version,
         scorecard_hash=card_hash,
-        score=score,
-        max_score=max_score,
-        percent=percent,
-        passed=passed,
-        critical_failed=tuple(critical_failed),
-        sections=tuple(sections),
+        score=t.score,
+        max_score=t.max_score,
+        percent=t.percent,
+        passed=t.passed,
+        critical_failed=t.critical_failed,
+        sections=t.sections,
         items=tuple(items),
     )
