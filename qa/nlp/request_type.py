@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import ConfigError
+from qa.resources import model_path
 from qa.types import Emergency, Prediction, Role, Turn
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "request_type"
+MODEL_DIR = model_path("request_type")
 STATUS = "service_request_status"
 # A call about an existing request is a status follow-up whatever the request was about ("checking on my request
 # about a fallen tree branch"): the topic words would otherwise win. The model's topic stays in the alternatives.

@@ -18,10 +18,11 @@ import numpy as np
 from qa.errors import ConfigError
 from qa.nlp import textclf
 from qa.nlp.caller_state import MODEL_DIR, call_score
+from qa.resources import models_dir
 
 SEED = 13
 REVIEW_BAND = 0.05
-MODELS = Path(__file__).resolve().parents[2] / "models"
+MODELS = models_dir()
 DEV_CALLS = MODELS.parent / "bench" / "data" / "dev_calls"
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from qa import jsonio
+from qa.resources import scorecard_path
 from qa.scoring.engine import card_applies, evaluate_call
 from qa.scoring.schema import Scorecard
 from qa.types import to_jsonable
 
-DEFAULT_SCORECARD = Path(__file__).resolve().parents[2] / "scorecards" / "311-standard.yaml"
+DEFAULT_SCORECARD = scorecard_path("311-standard.yaml")
 
 
 def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict[str, Any]:

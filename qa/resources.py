@@ -1,0 +1,30 @@
+"""Where callqa's own data lives: trained models (``models/``) and scorecards (``scorecards/``).
+
+In a checkout they are the top-level folders; in an installed wheel they are the packages ``callqa_models`` and
+``callqa_scorecards`` (pyproject maps the folders to those names), found with importlib.resources, never relative to
+the source tree.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+from pathlib import Path
+
+
+@functools.cache
+def models_dir() -> Path:
+    return Path(str(files("callqa_models")))
+
+
+@functools.cache
+def scorecards_dir() -> Path:
+    return Path(str(files("callqa_scorecards")))
+
+
+def model_path(*parts: str) -> Path:
+    return models_dir().joinpath(*parts)
+
+
+def scorecard_path(name: str) -> Path:
+    return scorecards_dir() / name
