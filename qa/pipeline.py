@@ -104,15 +104,16 @@ class Pipeline:
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
             return {}
-        from qa.nlp.caller_state import load_model as load_caller_state
-        from qa.nlp.static_encoder import load_encoder
+        from qa.nlp.caller_state import MODEL_DIR as CALLER_STATE_DIR
+        from qa.nlp.static_encoder import ENCODER_DIR
+        from qa.resources import manifest
 
-        return {
+        return {  # from the manifests: computing a job's identity loads no model
             self.request_type.name: self.request_type.version,
             self.emergency.name: self.emergency.version,
-            "nlp.sentiment": f"{SENTIMENT_VERSION}-{load_caller_state()[1]['version']}",
+            "nlp.sentiment": f"{SENTIMENT_VERSION}-{manifest(CALLER_STATE_DIR)['version']}",
             "nlp.entities": ENTITIES_VERSION,
-            "nlp.sentences": f"{SENTENCES_VERSION}-{load_encoder().name}",
+            "nlp.sentences": f"{SENTENCES_VERSION}-{manifest(ENCODER_DIR)['name']}",
         } | self._city_stages()
 
     def _city_stages(self) -> dict[str, str]:

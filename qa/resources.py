@@ -8,6 +8,7 @@ the source tree.
 from __future__ import annotations
 
 import functools
+import json
 from importlib.resources import files
 from pathlib import Path
 
@@ -28,3 +29,16 @@ def model_path(*parts: str) -> Path:
 
 def scorecard_path(name: str) -> Path:
     return scorecards_dir() / name
+
+
+@functools.lru_cache(maxsize=32)
+def manifest(folder: str | Path) -> dict:
+    """A trained model's manifest.json (name, version, ...), read without loading the model: a process that only
+    needs stage versions (the API accepting an upload computes the job's identity from them) never loads a model."""
+    from qa.errors import ConfigError
+
+    p = Path(folder) / "manifest.json"
+    try:
+        return json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p.parent}: no trained model here (manifest.json missing)") from None

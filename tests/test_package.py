@@ -82,3 +82,16 @@ def test_qa_process_runs_from_the_installed_wheel_in_another_folder(wheel, tmp_p
     assert doc["evaluation"]["scorecard"]["id"] == "311-standard"
     items = {it["id"]: it["answer"] for it in doc["evaluation"]["items"]}
     assert items["greeting"] == "yes" and items["sr_number_given"] == "yes"
+
+
+def test_accepting_an_upload_loads_no_model(tmp_path):
+    """The web process computes a job's identity from stage versions read off the manifests: a fresh interpreter
+    that serves one upload has imported no model library."""
+    script = Path(__file__).with_name("lean_upload.py")
+    sample = ROOT / "samples" / "pothole_report.flac"
+    r = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(sample)], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    status, heavy = r.stdout.splitlines()[0], r.stdout.splitlines()[-1]
+    assert status.startswith("202 ") and heavy == "HEAVY []", r.stdout

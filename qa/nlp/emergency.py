@@ -25,7 +25,7 @@ from pathlib import Path
 
 from qa.errors import ConfigError
 from qa.nlp.sentences import sentence_text, split_turn
-from qa.resources import model_path
+from qa.resources import manifest, model_path
 from qa.types import Emergency, Role, Turn
 
 RULES_VERSION = "2"
@@ -158,7 +158,7 @@ class EmergencyTriage:
 
     @property
     def version(self) -> str:
-        return f"{RULES_VERSION}-{_load(str(self.model_dir))[1]['version']}"
+        return f"{RULES_VERSION}-{manifest(self.model_dir)['version']}"
 
     def load(self) -> None:
         model, _ = _load(str(self.model_dir))

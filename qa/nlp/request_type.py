@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import ConfigError
-from qa.resources import model_path
+from qa.resources import manifest, model_path
 from qa.types import Emergency, Prediction, Role, Turn
 
 MODEL_DIR = model_path("request_type")
@@ -46,7 +46,7 @@ class RequestTypeClassifier:
 
     @property
     def version(self) -> str:
-        return _load(str(self.model_dir))[1]["version"]
+        return manifest(self.model_dir)["version"]
 
     def load(self) -> None:
         """Load the model and its sentence encoder now (once per worker), not on the first call."""
