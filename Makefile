@@ -37,6 +37,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check qa api tests bench samples
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -11,6 +11,7 @@ import functools
 import json
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 
 @functools.cache
@@ -32,13 +33,14 @@ def scorecard_path(name: str) -> Path:
 
 
 @functools.lru_cache(maxsize=32)
-def manifest(folder: str | Path) -> dict:
+def manifest(folder: str | Path) -> dict[str, Any]:
     """A trained model's manifest.json (name, version, ...), read without loading the model: a process that only
     needs stage versions (the API accepting an upload computes the job's identity from them) never loads a model."""
     from qa.errors import ConfigError
 
     p = Path(folder) / "manifest.json"
     try:
-        return json.loads(p.read_text())
+        data: dict[str, Any] = json.loads(p.read_text())
+        return data
     except FileNotFoundError:
         raise ConfigError(f"{p.parent}: no trained model here (manifest.json missing)") from None

@@ -44,7 +44,7 @@ class Audio:
 
     @property
     def duration_s(self) -> float:
-        return self.samples.shape[1] / self.sample_rate
+        return float(self.samples.shape[1] / self.sample_rate)
 
     @property
     def n_channels(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,7 +191,8 @@ class CallView:
         self._sentences: _Sentences | None | bool = False  # False: not read yet
         self._sims: np.ndarray | None = None
         self._sims_generation = -1
-        self._semantic: tuple | None = None  # (layout, best per rule, row per rule, eligible per rule)
+        # (layout, best per rule, row per rule, eligible per rule)
+        self._semantic: tuple[_SemanticLayout, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.layout: _SemanticLayout | None = None  # the scorecard's semantic rules (set by evaluate_call)
 
     def sentences(self) -> _Sentences | None:
@@ -279,7 +280,7 @@ def _find_all(view: CallView, phrase: tuple[str, ...]) -> dict[int, int]:
     return out
 
 
-def _phrase_hits(view: CallView, rule, rule_name: str) -> list[Evidence]:
+def _phrase_hits(view: CallView, rule: S.PhraseRule | S.ForbiddenRule, rule_name: str) -> list[Evidence]:
     phrases = [p for p in (phrase_tokens(x) for x in rule.phrases) if p]
     view.index()
     within, last = getattr(rule, "within_s", None), getattr(rule, "last_s", None)
@@ -336,7 +337,7 @@ class _SemanticLayout:
 _LAYOUTS: dict[int, tuple[object, _SemanticLayout]] = {}
 
 
-def _semantic_rules(rule, out: list) -> list:
+def _semantic_rules(rule: Any, out: list[S.SemanticRule]) -> list[S.SemanticRule]:
     if isinstance(rule, S.SemanticRule):
         out.append(rule)
     for child in (getattr(rule, "rules", None) or []) + [getattr(rule, a, None) for a in ("rule", "first", "then")]:
@@ -345,7 +346,7 @@ def _semantic_rules(rule, out: list) -> list:
     return out
 
 
-def _layout(owner, rules_of) -> _SemanticLayout:
+def _layout(owner: object, rules_of: Callable[[], list[S.SemanticRule]]) -> _SemanticLayout:
     """The layout of ``owner``'s semantic rules (a scorecard, or one rule), built once and kept while it lives."""
     hit = _LAYOUTS.get(id(owner))
     if hit is None or hit[0] is not owner or hit[1].generation != BANK.generation:
@@ -371,7 +372,8 @@ def _semantic_scores(view: CallView, layout: _SemanticLayout) -> tuple[np.ndarra
     ok = (sent.words[:, None] >= layout.min_words) & (sent.start[:, None] <= layout.within)
     ok &= sent.end[:, None] >= view.duration - layout.last
     ok &= (layout.role == -1) | (sent.role_code[:, None] == layout.role)
-    eligible = ok.any(axis=0)  # a rule with no sentence of its role, length and time: its "no" is an absence
+    # a rule with no sentence of its role, length and time: its "no" is an absence
+    eligible = np.asarray(ok.any(axis=0), dtype=bool)
     if len(layout.neg_rules):
         neg = np.maximum.reduceat(sims[:, layout.neg_cols], layout.neg_starts, axis=1)
         ok[:, layout.neg_rules] &= pos[:, layout.neg_rules] > neg
@@ -420,7 +422,7 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
     return _Result(False, (ev,), 0.95 if best < rule.threshold - 2 * rule.review_band else 0.75)
 
 
-def evaluate_rule(rule, view: CallView, name: str) -> _Result:
+def evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
     if isinstance(rule, S.PhraseRule):
         hits = _phrase_hits(view, rule, name)
         return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
@@ -439,8 +441,10 @@ def evaluate_rule(rule, view: CallView, name: str) -> _Result:
         value = view.get(rule.field)
         if value is None:
             return _Result(None)
-        ok = value in rule.value if rule.op == "in" else OPS[rule.op](value, rule.value)
-        return _Result(bool(ok), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),), 0.95)
+        found = (
+            value in rule.value if rule.op == "in" and isinstance(rule.value, list) else OPS[rule.op](value, rule.value)
+        )
+        return _Result(bool(found), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),), 0.95)
     if isinstance(rule, S.EntityRule):
         roles = {t.index: t.role for t in view.turns}
         hits = [
@@ -464,25 +468,25 @@ def evaluate_rule(rule, view: CallView, name: str) -> _Result:
         values = [p.passed for p in parts]
         decisive = False if isinstance(rule, S.AllRule) else True  # the value that settles it on its own
         if decisive in values:
-            ok: bool | None = decisive
+            decided: bool | None = decisive
             chosen = [p for p in parts if p.passed is decisive]
             conf = max(p.confidence for p in chosen)
         elif None in values:
-            ok, chosen, conf = None, [p for p in parts if p.passed is None], 0.5
+            decided, chosen, conf = None, [p for p in parts if p.passed is None], 0.5
         else:
-            ok, chosen = not decisive, parts
+            decided, chosen = not decisive, parts
             conf = min(p.confidence for p in parts)
         # evidence: what decided the answer first, then the rest
         rest = [p for p in parts if all(p is not c for c in chosen)]
         evidence = tuple(e for p in (*chosen, *rest) for e in p.evidence)
-        return _Result(ok, evidence, conf)
+        return _Result(decided, evidence, conf)
     if isinstance(rule, S.NotRule):
         inner = evaluate_rule(rule.rule, view, name + ".not")
         return _Result(None if inner.passed is None else not inner.passed, inner.evidence, inner.confidence)
     return _Result(None, (), 0.0)  # manual
 
 
-def _label_check(view: CallView, holds) -> bool | None:
+def _label_check(view: CallView, holds: Callable[[Any], bool]) -> bool | None:
     """A request-type condition: certain when the classifier is, else uncertain if a likely alternative label
     (probability >= ``UNSURE_ALTERNATIVE``) would change the outcome."""
     rt = view.get("request_type") or {}
@@ -512,10 +516,10 @@ def applies(cond: S.Condition | None, view: CallView) -> bool | None:
     if cond is None:
         return True
     checks: list[bool | None] = []
-    if cond.request_type_in is not None:
-        checks.append(_label_check(view, lambda lab: lab in cond.request_type_in))
-    if cond.request_type_not_in is not None:
-        checks.append(_label_check(view, lambda lab: lab not in cond.request_type_not_in))
+    if (within := cond.request_type_in) is not None:
+        checks.append(_label_check(view, lambda lab: lab in within))
+    if (outside := cond.request_type_not_in) is not None:
+        checks.append(_label_check(view, lambda lab: lab not in outside))
     if cond.emergency is not None:
         checks.append(_flag_check(view, "emergency.flag", "emergency.needs_review", cond.emergency))
     if cond.hold is not None:

@@ -18,7 +18,7 @@ def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict
     """The document with ``evaluation`` set (None when the scorecard does not apply to this call)."""
     ev = evaluate_call(doc, card, card_hash) if card_applies(card, doc) else None
     data = to_jsonable(ev) if ev else None
-    if data:
+    if ev is not None and data:
         data["scorecard"] = {"id": ev.scorecard_id, "version": ev.scorecard_version, "hash": ev.scorecard_hash}
         for k in ("scorecard_id", "scorecard_version", "scorecard_hash"):
             data.pop(k)

@@ -7,8 +7,9 @@ critical, may apply only under conditions, and is answered by a rule (or left to
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -203,7 +204,7 @@ def load_scorecard(path: str | Path) -> tuple[Scorecard, str]:
     return card, hashlib.sha256(raw_text.encode()).hexdigest()[:16]
 
 
-def _describe(path: Path, raw: dict, err: dict) -> str:
+def _describe(path: Path, raw: Mapping[str, Any], err: Mapping[str, Any]) -> str:
     """'file: item 'greeting' (section 'opening'), field 'rule.within_s': ... ' from a pydantic error location."""
     loc = list(err["loc"])
     where = ""
