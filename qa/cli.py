@@ -55,7 +55,11 @@ def process(
         Path | None, typer.Option(help="CSV with path,agent_id,team,queue,started_at,direction,channels.")
     ] = None,
     channels: Annotated[
-        str | None, typer.Option(help="Two-channel files: agent-left, agent-right or mono. [default: agent-left]")
+        str | None,
+        typer.Option(
+            help="Two-channel files: auto (the agent's channel decided from the call), agent-left, agent-right or "
+            "mono. [default: auto]"
+        ),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML pipeline config (see README).")] = None,
     force: Annotated[bool, typer.Option(help="Redo calls whose results are already up to date.")] = False,

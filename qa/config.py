@@ -23,8 +23,14 @@ class _Strict(BaseModel):
 
 class AudioConfig(_Strict):
     max_duration_s: float = Field(4 * 3600.0, gt=0, description="Reject recordings longer than this.")
-    channels: Literal["agent-left", "agent-right", "mono"] = Field(
-        "agent-left", description="Two-channel files: which side is the agent; 'mono' mixes both channels."
+    channels: Literal["auto", "agent-left", "agent-right", "mono"] = Field(
+        "auto",
+        description="Two-channel files: auto = the agent's channel is decided from what each channel says (a "
+        "manifest layout is then a prior, overridden when the call strongly contradicts it); agent-left / "
+        "agent-right = fixed (a contradicting call is only warned about); 'mono' mixes both channels.",
+    )
+    channel_prior: Literal["agent-left", "agent-right"] | None = Field(
+        None, description="Under channels: auto, the layout expected when the manifest gives none (a prior)."
     )
 
 
