@@ -82,6 +82,13 @@ class DiarizeConfig(_Strict):
     )
     num_speakers: int | None = Field(None, ge=1, le=10, description="Fix the speaker count; None = automatic.")
     max_speakers: int = Field(4, ge=1, le=10)
+    parties: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Expected parties (a service call has two): extra clusters whose speech runs on into another "
+        "cluster's are merged into it, tiny clusters are reassigned; 0 = keep every cluster the threshold gives.",
+    )
     threshold: dict[str, float] = Field(
         default_factory=lambda: {"mfcc": 0.15, "resemblyzer": 0.25},  # bench/diarization.py sweep
         description="Cosine distance at which the clustering tree is cut, per embedding.",

@@ -140,6 +140,11 @@ class Speakers:
     segments: tuple[SpeakerSegment, ...]
     turns: tuple[Turn, ...]
     roles: tuple[SpeakerRole, ...]
+    count_confidence: float | None = None  # how sure the number of speakers is (None: not estimated)
+
+    @property
+    def count(self) -> int:
+        return len({s.speaker for s in self.segments})
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "turns": to_jsonable(call.turns),
         "speakers": {
             "backend": call.speakers.backend,
+            "count": call.speakers.count,
+            "count_confidence": call.speakers.count_confidence,
             "roles": to_jsonable(call.speakers.roles),
             "segments": to_jsonable(call.speakers.segments),
         },
