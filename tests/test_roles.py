@@ -2,10 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
 from conftest import needs_shared
 
 from qa.diarize.channel_roles import decide_channels
+from qa.diarize.parties import settle_parties
 from qa.diarize.roles import assign_roles, evidence
 from qa.types import ChannelTranscript, Role, Turn, VadReport, Word
 
@@ -174,3 +176,86 @@ def test_default_settings_put_the_agent_on_the_right_for_every_real_call(tiny_pi
         roles = {r.speaker: r for r in call.speakers.roles}
         assert roles["ch1"].role is Role.AGENT and roles["ch1"].confidence > 0.5, wav.stem
         assert not [w for w in call.warnings if w.code.startswith(("layout_", "roles_"))]
+
+
+# ------------------------------------------------------------------------------ speaker count, determinism
+
+
+def _voices(rng, plan, dim=16, spread=0.05, centres=None):
+    """plan: [(voice, n_windows), ...] in time order -> (normalised embeddings, cluster labels = voice, times)."""
+    centres = np.eye(dim) if centres is None else centres
+    z, labels = [], []
+    for voice, n in plan:
+        z.extend(centres[voice] + rng.normal(0, spread, (n, dim)))
+        labels.extend([voice] * n)
+    z = np.array(z)
+    return z / np.linalg.norm(z, axis=1, keepdims=True), np.array(labels), np.arange(len(labels)) * 0.75
+
+
+def test_tiny_clusters_are_not_speakers():
+    rng = np.random.default_rng(0)
+    z, labels, times = _voices(rng, [(0, 20), (1, 20), (2, 1), (0, 20), (1, 20), (3, 2)])
+    out, conf = settle_parties(z, labels, times)
+    assert len(set(out)) == 2 and conf > 0.9
+    assert out[0] == 0  # numbered by first appearance
+
+
+def test_a_split_voice_that_runs_on_into_its_other_half_is_merged():
+    """Voice 2 is the caller raising their voice: every stretch of it continues voice 0 without a pause."""
+    rng = np.random.default_rng(1)
+    plan = []
+    for _ in range(6):
+        plan += [(0, 5), (2, 3), (1, 8)]  # caller, caller (louder), agent: a gap only between parties
+    centres = np.eye(16)
+    centres[2] = centres[0] + 0.6 * centres[2]  # the same voice, strained: close to voice 0 (cosine distance 0.14)
+    z, labels, times = _voices(rng, plan, centres=centres)  # windows 0.75 s apart: speech runs on
+    party_change = np.flatnonzero((labels[:-1] == 1) != (labels[1:] == 1)) + 1
+    for b in party_change:  # a pause whenever the other party takes over
+        times[b:] += 2.0
+    out, _ = settle_parties(z, labels, times, step=1.2)
+    assert len(set(out)) == 2
+    assert len(set(out[labels == 2]) | set(out[labels == 0])) == 1  # caller halves joined
+
+
+def test_a_third_party_talking_in_a_block_of_its_own_stays():
+    rng = np.random.default_rng(2)
+    z, labels, times = _voices(rng, [(2, 12)] + [(0, 6), (1, 6)] * 5)  # an IVR prompt, then the two parties
+    times = np.arange(len(labels)) * 2.0  # a pause between every window: nothing runs on
+    out, _ = settle_parties(z, labels, times, step=1.2)
+    assert len(set(out)) == 3
+    assert settle_parties(z, labels, times, parties=0, step=1.2)[0].tolist() == out.tolist()
+
+
+def test_the_same_input_gives_the_same_speakers_every_time():
+    rng = np.random.default_rng(3)
+    z, labels, times = _voices(rng, [(0, 10), (1, 10), (2, 3), (0, 10), (1, 10)])
+    first = settle_parties(z, labels, times)
+    for _ in range(3):
+        again = settle_parties(z, labels, times)
+        assert again[0].tolist() == first[0].tolist() and again[1] == first[1]
+
+
+def test_mono_diarization_is_deterministic_on_real_audio():
+    """Identical runs once gave 2 or 3 speakers: the whole stage must be a function of its input."""
+    from conftest import SAMPLES
+
+    from qa.audio import activity as act
+    from qa.audio.decode import load_audio
+    from qa.audio.layout import resolve_layout
+    from qa.config import PipelineConfig
+    from qa.diarize.embedded import EmbeddedDiarizer
+    from qa.types import Interval
+
+    audio, _ = load_audio(SAMPLES / "noise_complaint_mono.flac")
+    _, audio, _ = resolve_layout(audio, "mono")
+    acts = act.activity(audio)
+    speech = acts[0].active
+    tr = ChannelTranscript(0, (), "en", VadReport("silero", 1.0, 1.0, 1.0, 1.0), 1.0, 0, tuple(speech))
+    cfg = PipelineConfig()
+    runs = []
+    for _ in range(2):
+        diar = EmbeddedDiarizer(cfg.diarize, cfg.turns)  # a fresh stage each time, as in a new worker
+        diar.load()
+        runs.append(diar(audio, "mono", (tr,), acts))
+    assert runs[0].segments == runs[1].segments and runs[0].count_confidence == runs[1].count_confidence
+    assert runs[0].count == 2 and isinstance(speech[0], Interval)
