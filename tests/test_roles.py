@@ -259,3 +259,21 @@ def test_mono_diarization_is_deterministic_on_real_audio():
         runs.append(diar(audio, "mono", (tr,), acts))
     assert runs[0].segments == runs[1].segments and runs[0].count_confidence == runs[1].count_confidence
     assert runs[0].count == 2 and isinstance(speech[0], Interval)
+
+
+@pytest.mark.slow
+def test_two_voices_in_one_cluster_are_split_when_their_words_confirm_it():
+    """The issue's mono call where one speaker swallowed both parties: here forced by a clustering threshold so high
+    that every window joins one cluster."""
+    from conftest import SAMPLES
+
+    from qa.config import PipelineConfig
+    from qa.pipeline import Pipeline
+
+    cfg = PipelineConfig().with_overrides(
+        {"asr.model": "tiny.en", "asr.cpu_threads": 2, "nlp.enabled": False, "diarize.threshold": {"resemblyzer": 1.5}}
+    )
+    call = Pipeline(cfg).process(SAMPLES / "noise_complaint_mono.flac")
+    assert call.speakers.count == 2 and call.speakers.count_confidence >= 0.75
+    assert {r.role for r in call.speakers.roles} == {Role.AGENT, Role.CALLER}
+    assert call.turns[0].role is Role.AGENT

@@ -20,7 +20,7 @@ from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
 from qa.diarize.parties import settle_parties
 from qa.diarize.turns import attribute
 from qa.metrics import intervals as iv
-from qa.types import Audio, ChannelActivity, ChannelTranscript, Speakers, SpeakerSegment
+from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, Speakers, SpeakerSegment
 
 
 def speech_for_diarization(words, energy: np.ndarray, vad_speech) -> np.ndarray:
@@ -119,6 +119,27 @@ def segments_from_labels(labels: np.ndarray, speech: np.ndarray) -> list[Speaker
     return sorted(out, key=lambda s: (s.start, s.end))
 
 
+SPLIT_MIN_ROLE_CONFIDENCE = 0.75
+SPLIT_MIN_SHARE = 0.15
+
+
+def split_confirmed(speakers: Speakers) -> float | None:
+    """The count confidence of a forced two-voice split when its roles confirm it (one agent, one caller, the agent
+    clearly so, each with at least ``SPLIT_MIN_SHARE`` of the speech); None when they do not."""
+    if speakers.count != 2 or len(speakers.roles) != 2:
+        return None
+    if {r.role for r in speakers.roles} != {Role.AGENT, Role.CALLER}:
+        return None
+    conf = min(r.confidence for r in speakers.roles)
+    talk = {r.speaker: 0.0 for r in speakers.roles}
+    for s in speakers.segments:
+        talk[s.speaker] = talk.get(s.speaker, 0.0) + s.end - s.start
+    total = sum(talk.values()) or 1.0
+    if conf < SPLIT_MIN_ROLE_CONFIDENCE or min(talk.values()) / total < SPLIT_MIN_SHARE:
+        return None
+    return round(conf, 3)
+
+
 @dataclass
 class EmbeddedDiarizer:
     config: DiarizeConfig
@@ -136,8 +157,12 @@ class EmbeddedDiarizer:
 
         self.embedder.load()
 
-    def diarize(self, x: np.ndarray, rate: int, speech: np.ndarray) -> tuple[list[SpeakerSegment], float | None]:
-        """Who speaks when, within the given speech regions (seconds), and how sure the speaker count is."""
+    def diarize(
+        self, x: np.ndarray, rate: int, speech: np.ndarray, split: bool = False
+    ) -> tuple[list[SpeakerSegment], float | None]:
+        """Who speaks when, within the given speech regions (seconds), and how sure the speaker count is.
+        ``split``: cut the windows into two voices (Ward linkage, which does not isolate outliers as average linkage
+        does) whatever the threshold says; see :meth:`__call__`."""
         n_frames = int(len(x) / rate / HOP_S) + 1
         mask = np.zeros(n_frames, dtype=bool)
         for s, e in speech:
@@ -147,7 +172,12 @@ class EmbeddedDiarizer:
             return [SpeakerSegment("spk0", float(s), float(e)) for s, e in speech], 0.0
         embs = self.embedder.embed(x, rate, wins, mask)
         threshold = self.config.threshold.get(self.embedder.name, 0.5)
-        labels = cluster(embs, self.config.num_speakers, self.config.max_speakers, threshold)
+        if split and len(embs) >= 4:
+            from sklearn.cluster import AgglomerativeClustering
+
+            labels = AgglomerativeClustering(n_clusters=2, linkage="ward").fit_predict(normalised(embs))
+        else:
+            labels = cluster(embs, self.config.num_speakers, self.config.max_speakers, threshold)
         count_conf = 1.0 if self.config.num_speakers else None
         if not self.config.num_speakers and self.config.parties:
             times = np.array([(a + b) / 2 for a, b in wins])
@@ -169,5 +199,15 @@ class EmbeddedDiarizer:
     ) -> Speakers:
         words = [w for tr in transcripts for w in tr.words]
         speech = speech_for_diarization(words, as_intervals(activity[0]), transcripts[0].vad_speech)
-        segments, count_conf = self.diarize(audio.samples[0], audio.sample_rate, speech)
-        return replace(attribute(self.name, segments, words, self.turns_config.max_gap_s), count_confidence=count_conf)
+        x, rate, gap = audio.samples[0], audio.sample_rate, self.turns_config.max_gap_s
+        segments, count_conf = self.diarize(x, rate, speech)
+        speakers = replace(attribute(self.name, segments, words, gap), count_confidence=count_conf)
+        if speakers.count == 1 and self.config.parties >= 2 and not self.config.num_speakers:
+            # Two similar voices can fall into one cluster. Split them by voice, and keep the split only when what the
+            # two halves say confirms it: one clearly the agent, the other the caller, both with a real share of speech.
+            split, _ = self.diarize(x, rate, speech, split=True)
+            alt = attribute(self.name, split, words, gap)
+            confirmed = split_confirmed(alt)
+            if confirmed is not None:
+                return replace(alt, count_confidence=confirmed)
+        return speakers

@@ -6,11 +6,13 @@ transfer) is an exception that must show itself. So, on the windows' embeddings 
 
 1. clusters holding less than ``min_share`` of the windows are not speakers: each of their windows goes to the
    nearest large cluster;
-2. while there are more clusters than ``parties``, the smallest extra cluster is merged into the cluster its speech
-   runs on to (without a pause) most, when that is at least half of its changes and the voices are not far apart
-   (cosine distance < ``far``). Voice distance alone does not decide: two telephone voices of different people can
-   be closer (0.12 seen on real calls) than one person's voice to itself, but a split of one person keeps running on
-   into that person's other cluster, while a real third party (IVR, transfer) talks in turns of its own;
+2. while there are more clusters than ``parties``, the smallest extra cluster is merged whole into the cluster its
+   speech runs on to (without a pause) in at least ``RUNS_ON`` of its speaker changes: one person's raised voice or
+   laugh keeps running on into that person's other cluster. Otherwise, when its voice is near another cluster
+   (cosine distance < ``far``), it is a mixed cluster (crosstalk, turn changes) and each of its windows goes to the
+   nearest remaining voice. A far voice that talks in turns of its own (an IVR, a transfer) stays a third party.
+   Voice distance alone never merges whole clusters: two telephone voices of different people can be closer (0.12
+   seen on a real call) than one person's voice to itself;
 3. labels are renumbered by first appearance, so the same input always gives the same speaker names.
 
 The count's confidence: how clearly the voices that stayed apart are apart (``tanh(distance / 0.15)``), lowered by
@@ -23,6 +25,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+RUNS_ON = 0.7  # share of a cluster's speaker changes into one other cluster that makes them one person
 
 
 def _centroids(z: np.ndarray, labels: np.ndarray, ks: Sequence[int]) -> np.ndarray:
@@ -70,17 +74,21 @@ def settle_parties(
     margins: list[float] = []
     while len(large) > parties:
         b = min(large, key=lambda k: ((labels == k).sum(), k))  # the smallest extra cluster
-        adj = {k: v for k, v in adjacency(labels, times, b, step).items() if k in large}
-        if not adj:
+        rest = [k for k in large if k != b]
+        adj = {k: v for k, v in adjacency(labels, times, b, step).items() if k in rest}
+        cent = _centroids(z, labels, rest + [b])
+        dist = 1.0 - cent[:-1] @ cent[-1]
+        a = max(adj, key=lambda k: (adj[k], -k)) if adj else None
+        if a is not None and adj[a] >= RUNS_ON:  # its speech runs on into one cluster: the same person
+            labels[labels == b] = a
+            margins.append(adj[a] - RUNS_ON)
+        elif float(dist.min()) < far:  # no clear partner, a near voice: a mixed cluster, window by window
+            mine = labels == b
+            labels[mine] = np.array(rest)[(z[mine] @ cent[:-1].T).argmax(axis=1)]
+            margins.append(far - float(dist.min()))
+        else:  # a far voice talking in turns of its own: a third party
             break
-        a = max(adj, key=lambda k: (adj[k], -k))
-        cent = _centroids(z, labels, [a, b])
-        d = float(1.0 - cent[0] @ cent[1])
-        if adj[a] < 0.5 or d >= far:  # its speech runs on to several voices, or its voice is far: a third party
-            break
-        labels[labels == b] = a
         large.remove(b)
-        margins.append(min(adj[a] - 0.5, far - d))
     conf = 1.0
     if len(large) > 1:
         cent = _centroids(z, labels, large)
