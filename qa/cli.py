@@ -433,9 +433,10 @@ def _fail(message: str) -> None:
 
 
 def _register() -> None:
-    from qa import cli_queue, cli_records, cli_store
+    from qa import cli_agents, cli_queue, cli_records, cli_store
 
     cli_store.register(app)
+    cli_agents.register(app)
     cli_queue.register(app)
     cli_records.register(app)
 

@@ -89,6 +89,11 @@ class DiarizeConfig(_Strict):
         description="Expected parties (a service call has two): extra clusters whose speech runs on into another "
         "cluster's are merged into it, tiny clusters are reassigned; 0 = keep every cluster the threshold gives.",
     )
+    voiceprints: str | None = Field(
+        None,
+        description="Agent voiceprint file (qa agents enroll): on a mono call the speaker matching the call's "
+        "agent_id is the agent; without an agent_id the best-matching enrolled agent is suggested.",
+    )
     threshold: dict[str, float] = Field(
         default_factory=lambda: {"mfcc": 0.15, "resemblyzer": 0.25},  # bench/diarization.py sweep
         description="Cosine distance at which the clustering tree is cut, per embedding.",

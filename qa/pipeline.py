@@ -126,6 +126,17 @@ class Pipeline:
     def requested_layout(self, metadata: CallMetadata | None) -> str:
         return (metadata.channels if metadata and metadata.channels else None) or self.config.audio.channels
 
+    def _voiceprints(self, speakers: Speakers, audio, agent_id: str | None) -> Speakers:
+        from qa.diarize.voiceprints import VoiceprintFile, apply_match, encoder_identity, match, speaker_vectors
+
+        prints = VoiceprintFile(self.config.diarize.voiceprints).load()
+        if not prints:
+            return speakers
+        embedder = self.embedded.embedder
+        embedder.load()
+        vectors = speaker_vectors(speakers, embedder, audio.samples[0], audio.sample_rate)
+        return apply_match(speakers, match(vectors, prints, encoder_identity(embedder), agent_id))
+
     def _channel_mode(self, requested: str) -> tuple[bool, str | None]:
         """(auto, prior): under ``audio.channels: auto`` a manifest layout is only a prior; ``auto`` asked for in the
         manifest decides from the call with the configured prior."""
@@ -177,6 +188,8 @@ class Pipeline:
             speakers = backend(audio, layout, tuple(transcripts), activity, decision)
         else:
             speakers = backend(audio, layout, tuple(transcripts), activity)
+        if layout == "mono" and self.config.diarize.voiceprints:
+            speakers = self._voiceprints(speakers, audio, metadata.agent_id)
         if metadata.roles and layout == "mono":
             speakers = pin_roles(speakers, metadata.roles)
         timings["diarize"] = time.perf_counter() - t
