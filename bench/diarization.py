@@ -200,6 +200,30 @@ def run_stereo(pipe: Pipeline, items: list[dict], cache: Path | None, model: str
     return {ds: dict(summarise_roles(ds, r), files_detail=r) for ds, r in rows.items()}
 
 
+def agent_print(pipe: Pipeline, embedder, path: Path, cache: Path | None, model: str) -> np.ndarray:
+    """A voiceprint from the agent's channel of a two-channel call (decided as in processing)."""
+    from qa.diarize.channel_roles import decide_channels
+    from qa.diarize.voiceprints import voice_of
+
+    audio, acts, trs = prepare(pipe, path, "agent-left", cache, model)
+    d = decide_channels(trs, "auto", True, None, pipe.config.turns.max_gap_s)
+    sp = ChannelSpeakers(pipe.config.turns)(audio, d.layout, trs, acts, d)
+    ch = 1 if d.layout == "agent-right" else 0
+    speech = [(s.start, s.end) for s in sp.segments if s.speaker == f"ch{ch}"]
+    return voice_of(embedder, audio.samples[ch], audio.sample_rate, speech)[0]
+
+
+def with_voiceprint(pipe, embedder, it, audio, sp, cache, model):
+    from qa.diarize.voiceprints import Voiceprint, apply_match, encoder_identity, match, speaker_vectors
+
+    source = ROOT / "samples" / "pothole_report.flac" if it["dataset"] == "samples" else it["path"]
+    enc = encoder_identity(embedder)
+    vec = agent_print(pipe, embedder, source, cache, model)
+    prints = {"agent": Voiceprint("agent", *enc, tuple(map(float, vec)), 0.0, 1, "")}
+    vectors = speaker_vectors(sp, embedder, audio.samples[0], audio.sample_rate)
+    return apply_match(sp, match(vectors, prints, enc, "agent"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--embeddings", default="mfcc,resemblyzer")
@@ -214,6 +238,13 @@ def main() -> int:
     )
     ap.add_argument("--repeat", type=int, default=1, help="diarize each file N times; report whether runs agree")
     ap.add_argument("--cache", type=Path, default=None, help="folder to keep decoded audio + ASR between runs")
+    ap.add_argument(
+        "--voiceprints",
+        action="store_true",
+        help="also score roles with an agent voiceprint: samples = the agent channel of pothole_report (all samples "
+        "share one agent voice; pothole_report itself is then not held out), spokenwoz = the agent channel of the same "
+        "call (an upper bound: the print saw that call)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     wanted = set(args.datasets.split(","))
@@ -252,6 +283,7 @@ def main() -> int:
         per_ds_full: dict[str, DerResult] = {}
         per_ds_len: dict[str, DerResult] = {}
         role_rows: dict[str, list[dict]] = {}
+        vp_rows: dict[str, list[dict]] = {}
         roles_ok, roles_n, diar_s, unstable = 0, 0, 0.0, []
         rows = []
         for it, audio, acts, trs in prepared:
@@ -290,6 +322,20 @@ def main() -> int:
                     )
                 )
                 role_txt = f"{rerr.der * 100:7.1f}% {'ok' if ok else 'WRONG'}"
+                if args.voiceprints:
+                    vp_sp = with_voiceprint(pipe, diar.embedder, it, audio, sp, args.cache, args.asr_model)
+                    vp_err = role_error(it["ref"], by_role(vp_sp), uem=it["uem"])
+                    vp_len = role_error(it["ref"], by_role(vp_sp), collar=0.25, skip_overlap=True, uem=it["uem"])
+                    vp_rows.setdefault(ds, []).append(
+                        dict(
+                            file=it["name"],
+                            role_error=vp_err.der,
+                            role_error_lenient=vp_len.der,
+                            n_ref=n_ref,
+                            n_hyp=n_hyp,
+                        )
+                    )
+                    role_txt += f"  with voiceprint {vp_err.der * 100:5.1f}%"
             if not args.quiet:
                 print(
                     f"{it['name']:22s} {n_ref:5d}/{n_hyp:<5d} {full.der * 100:8.1f}% {len_.der * 100:7.1f}% "
@@ -302,6 +348,9 @@ def main() -> int:
         if roles_n:
             print(f"  role accuracy on two-party calls: {roles_ok}/{roles_n}")
         role_summary = {ds: summarise_roles(ds, r) for ds, r in role_rows.items()}
+        if vp_rows:
+            print("  with agent voiceprints:")
+            role_summary |= {f"{ds}+voiceprint": summarise_roles(ds, r) for ds, r in vp_rows.items()}
         if args.repeat > 1:
             print(f"  same result on {args.repeat} runs: {len(prepared) - len(unstable)}/{len(prepared)} files")
         per_min = diar_s / (total_audio / 60)

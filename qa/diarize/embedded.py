@@ -3,8 +3,10 @@
 Steps: speech regions (energy activity joined with recognised words) -> windows of ``window_s`` every ``hop_s``
 inside them -> one embedding per window (:mod:`qa.diarize.embeddings`: MFCC statistics or the resemblyzer encoder)
 -> agglomerative clustering; the number of speakers is given (``num_speakers``) or found from the clustering
-(cosine distance threshold, clamped to ``max_speakers``) -> every speech frame takes the majority label of the
-windows covering it, runs shorter than ``min_segment_s`` are merged into a neighbour -> speaker segments.
+(cosine distance threshold, clamped to ``max_speakers``) and then settled into the call's parties
+(:mod:`qa.diarize.parties`; a single cluster is split in two when the halves' words confirm an agent and a caller)
+-> every speech frame takes the majority label of the windows covering it, runs shorter than ``min_segment_s`` are
+merged into a neighbour -> speaker segments.
 Words are then attributed by time overlap and turns built; roles come from :mod:`qa.diarize.roles`.
 """
 
