@@ -178,6 +178,26 @@ def test_default_settings_put_the_agent_on_the_right_for_every_real_call(tiny_pi
         assert not [w for w in call.warnings if w.code.startswith(("layout_", "roles_"))]
 
 
+@pytest.mark.slow
+def test_a_fixed_layout_the_real_call_contradicts_is_kept_and_warned(tiny_pipeline):
+    from qa.config import PipelineConfig
+    from qa.pipeline import Pipeline
+    from qa.types import CallMetadata
+
+    wav = needs_shared(*SPOKENWOZ, "audio", "SNG0072.wav")
+    fixed = Pipeline(PipelineConfig().with_overrides({"audio.channels": "agent-left"}))
+    fixed.asr = tiny_pipeline.asr  # the loaded tiny.en model
+    call = fixed.process(wav)
+    assert call.channel_layout == "agent-left"
+    (warn,) = [w for w in call.warnings if w.code == "layout_contradicted"]
+    assert "offers help" in warn.message and "how can" not in warn.message  # cue names, not what was said
+    assert max(r.confidence for r in call.speakers.roles) < 0.5
+    auto = tiny_pipeline.process(wav, CallMetadata(channels="agent-left"))  # auto: a wrong manifest is a prior
+    assert auto.channel_layout == "agent-right" and [w.code for w in auto.warnings if w.code.startswith("layout")] == [
+        "layout_overridden"
+    ]
+
+
 # ------------------------------------------------------------------------------ speaker count, determinism
 
 
