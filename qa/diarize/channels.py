@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from qa.audio.activity import as_intervals
 from qa.audio.layout import agent_channel
 from qa.config import TurnsConfig
@@ -16,7 +18,7 @@ from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, SpeakerRol
 class ChannelSpeakers:
     turns_config: TurnsConfig
     name: str = "diarize.channels"
-    version: str = "2"
+    version: str = "3"
 
     def load(self) -> None:
         return None
@@ -43,7 +45,13 @@ class ChannelSpeakers:
         for tr in transcripts:
             spk = _label(tr.channel)
             segments.extend(
-                speech_segments(spk, tr.words, as_intervals(activity[tr.channel]), self.turns_config.segment_gap_s)
+                speech_segments(
+                    spk,
+                    tr.words,
+                    as_intervals(activity[tr.channel]),
+                    self.turns_config.segment_gap_s,
+                    np.array([(i.start, i.end) for i in tr.vad_speech]).reshape(-1, 2),
+                )
             )
             words.extend(tr.words)
             owners.extend([spk] * len(tr.words))
