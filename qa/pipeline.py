@@ -117,6 +117,7 @@ class Pipeline:
             self.config.hash(),
             self.requested_layout(metadata),
             f"{self.config.audio.channels}/{self.config.audio.channel_prior}",
+            self._voiceprints_hash(),
             metadata.roles or "",
             SCHEMA_VERSION,
             *sorted(f"{k}={v}" for k, v in self.stage_versions().items()),
@@ -125,6 +126,13 @@ class Pipeline:
 
     def requested_layout(self, metadata: CallMetadata | None) -> str:
         return (metadata.channels if metadata and metadata.channels else None) or self.config.audio.channels
+
+    def _voiceprints_hash(self) -> str:
+        """Enrolling or forgetting an agent can change a mono call's roles: the file's content is part of the hash."""
+        path = self.config.diarize.voiceprints
+        if not path or not Path(path).exists():
+            return ""
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
     def _voiceprints(self, speakers: Speakers, audio, agent_id: str | None) -> Speakers:
         from qa.diarize.voiceprints import VoiceprintFile, apply_match, encoder_identity, match, speaker_vectors

@@ -110,3 +110,15 @@ def test_enroll_from_a_two_channel_call_then_find_the_agent_on_a_mono_call(tmp_p
     assert suggested is not None and suggested.suggested and suggested.agent_id == "A-1042"
     assert runner.invoke(app, ["agents", "forget", "A-1042", "--voiceprints", str(vp)]).exit_code == 0
     assert "no enrolled agents" in runner.invoke(app, ["agents", "list", "--voiceprints", str(vp)]).output
+
+
+def test_enrolling_changes_the_config_hash_of_calls_that_use_the_prints(tmp_path):
+    """Same audio, same settings, a new voiceprint: the call must be processed again, not skipped as up to date."""
+    from qa.config import PipelineConfig
+    from qa.pipeline import Pipeline
+
+    vp = tmp_path / "vp.json"
+    pipe = Pipeline(PipelineConfig().with_overrides({"nlp.enabled": False, "diarize.voiceprints": str(vp)}))
+    before = pipe.call_config_hash()
+    VoiceprintFile(vp).enroll("A-1", _unit(1, 0, 0), 10.0, ENC)
+    assert pipe.call_config_hash() != before
