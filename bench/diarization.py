@@ -69,13 +69,14 @@ def spokenwoz_reference(wav: Path) -> list[SpeakerSegment]:
     return sorted(ref, key=lambda s: (s.start, s.end))
 
 
-def corpus() -> list[dict]:
+def corpus(calls: Path | None = None) -> list[dict]:
     items = []
-    for rttm in sorted((ROOT / "samples").glob("*.rttm")):
-        ref = read_rttm(rttm)[rttm.stem]
-        items.append(
-            dict(name=rttm.stem, path=rttm.with_suffix(".flac"), ref=ref, uem=None, dataset="samples", roles=True)
-        )
+    for folder, ds in ((ROOT / "samples", "samples"), (calls, "calls")):
+        for rttm in sorted(folder.glob("*.rttm")) if folder else ():
+            ref = read_rttm(rttm)[rttm.stem]
+            items.append(
+                dict(name=rttm.stem, path=rttm.with_suffix(".flac"), ref=ref, uem=None, dataset=ds, roles=True)
+            )
     for wav in sorted((SPOKENWOZ / "audio").glob("*.wav")):
         if (SPOKENWOZ / "text" / f"{wav.stem}.json").exists():
             ref = spokenwoz_reference(wav)
@@ -98,14 +99,16 @@ def corpus() -> list[dict]:
     return items
 
 
-def stereo_corpus(wanted: set[str]) -> list[dict]:
+def stereo_corpus(wanted: set[str], calls: Path | None = None) -> list[dict]:
     items = []
-    if "samples_stereo" in wanted:
-        for rttm in sorted((ROOT / "samples").glob("*.rttm")):
+    for folder, ds in ((ROOT / "samples", "samples_stereo"), (calls, "calls_stereo")):
+        if ds not in wanted or folder is None:
+            continue
+        for rttm in sorted(folder.glob("*.rttm")):
             audio, _ = load_audio(rttm.with_suffix(".flac"))
             if audio.n_channels == 2:
                 ref = read_rttm(rttm)[rttm.stem]
-                items.append(dict(name=rttm.stem, path=rttm.with_suffix(".flac"), ref=ref, dataset="samples_stereo"))
+                items.append(dict(name=rttm.stem, path=rttm.with_suffix(".flac"), ref=ref, dataset=ds))
     if "spokenwoz_stereo" in wanted:
         for wav in sorted((SPOKENWOZ / "audio").glob("*.wav")):
             if (SPOKENWOZ / "text" / f"{wav.stem}.json").exists():
@@ -216,7 +219,7 @@ def agent_print(pipe: Pipeline, embedder, path: Path, cache: Path | None, model:
 def with_voiceprint(pipe, embedder, it, audio, sp, cache, model):
     from qa.diarize.voiceprints import Voiceprint, apply_match, encoder_identity, match, speaker_vectors
 
-    source = ROOT / "samples" / "pothole_report.flac" if it["dataset"] == "samples" else it["path"]
+    source = it["path"] if it["dataset"] == "spokenwoz_mono" else ROOT / "samples" / "pothole_report.flac"
     enc = encoder_identity(embedder)
     vec = agent_print(pipe, embedder, source, cache, model)
     prints = {"agent": Voiceprint("agent", *enc, tuple(map(float, vec)), 0.0, 1, "")}
@@ -241,14 +244,21 @@ def main() -> int:
     ap.add_argument(
         "--voiceprints",
         action="store_true",
-        help="also score roles with an agent voiceprint: samples = the agent channel of pothole_report (all samples "
-        "share one agent voice; pothole_report itself is then not held out), spokenwoz = the agent channel of the same "
-        "call (an upper bound: the print saw that call)",
+        help="also score roles with an agent voiceprint: samples and --calls = the agent channel of pothole_report "
+        "(every rendered call has the same agent voice; pothole_report itself is then not held out), spokenwoz = the "
+        "agent channel of the same call (an upper bound: the print saw that call)",
+    )
+    ap.add_argument(
+        "--calls",
+        type=Path,
+        default=None,
+        help="a folder of NAME.flac + NAME.rttm (agent/caller) calls, e.g. bench/data scripts rendered by "
+        "samples/make_samples.py --scripts ... --out DIR: datasets 'calls' (mixed to mono) and 'calls_stereo'",
     )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     wanted = set(args.datasets.split(","))
-    items = [it for it in corpus() if it["dataset"] in wanted]
+    items = [it for it in corpus(args.calls) if it["dataset"] in wanted]
     overrides = {"asr.model": args.asr_model, "diarize.num_speakers": args.num_speakers}
     if args.parties is not None:
         overrides["diarize.parties"] = args.parties
@@ -259,7 +269,7 @@ def main() -> int:
     total_audio = sum(a.duration_s for _, a, _, _ in prepared) or 1e-9
     print(f"# {len(prepared)} mono files, {total_audio / 60:.1f} min of audio; ASR {args.asr_model} for speech/words")
     report: dict = {}
-    stereo_items = stereo_corpus(wanted)
+    stereo_items = stereo_corpus(wanted, args.calls)
     if stereo_items:
         report["stereo"] = run_stereo(pipe, stereo_items, args.cache, args.asr_model)
     runs = [(e, None) for e in args.embeddings.split(",")] if prepared else []
