@@ -107,7 +107,7 @@ class UploadMeta(_In):
     queue: QueueName | None = None
     started_at: Annotated[dt.datetime | None, AfterValidator(_in_calendar)] = None
     direction: Literal["inbound", "outbound"] | None = None
-    channels: Literal["agent-left", "agent-right", "mono"] | None = None
+    channels: Literal["auto", "agent-left", "agent-right", "mono"] | None = None
     roles: Literal["agent-first", "caller-first"] | None = None
 
 

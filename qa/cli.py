@@ -55,7 +55,11 @@ def process(
         Path | None, typer.Option(help="CSV with path,agent_id,team,queue,started_at,direction,channels.")
     ] = None,
     channels: Annotated[
-        str | None, typer.Option(help="Two-channel files: agent-left, agent-right or mono. [default: agent-left]")
+        str | None,
+        typer.Option(
+            help="Two-channel files: auto (the agent's channel decided from the call), agent-left, agent-right or "
+            "mono. [default: auto]"
+        ),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML pipeline config (see README).")] = None,
     force: Annotated[bool, typer.Option(help="Redo calls whose results are already up to date.")] = False,
@@ -431,10 +435,11 @@ def _fail(message: str) -> None:
 
 
 def _register() -> None:
-    from qa import cli_city, cli_queue, cli_records, cli_store
+    from qa import cli_agents, cli_city, cli_queue, cli_records, cli_store
 
     cli_city.register(app)
     cli_store.register(app)
+    cli_agents.register(app)
     cli_queue.register(app)
     cli_records.register(app)
 

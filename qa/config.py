@@ -23,8 +23,14 @@ class _Strict(BaseModel):
 
 class AudioConfig(_Strict):
     max_duration_s: float = Field(4 * 3600.0, gt=0, description="Reject recordings longer than this.")
-    channels: Literal["agent-left", "agent-right", "mono"] = Field(
-        "agent-left", description="Two-channel files: which side is the agent; 'mono' mixes both channels."
+    channels: Literal["auto", "agent-left", "agent-right", "mono"] = Field(
+        "auto",
+        description="Two-channel files: auto = the agent's channel is decided from what each channel says (a "
+        "manifest layout is then a prior, overridden when the call strongly contradicts it); agent-left / "
+        "agent-right = fixed (a contradicting call is only warned about); 'mono' mixes both channels.",
+    )
+    channel_prior: Literal["agent-left", "agent-right"] | None = Field(
+        None, description="Under channels: auto, the layout expected when the manifest gives none (a prior)."
     )
 
 
@@ -76,6 +82,18 @@ class DiarizeConfig(_Strict):
     )
     num_speakers: int | None = Field(None, ge=1, le=10, description="Fix the speaker count; None = automatic.")
     max_speakers: int = Field(4, ge=1, le=10)
+    parties: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Expected parties (a service call has two): extra clusters whose speech runs on into another "
+        "cluster's are merged into it, tiny clusters are reassigned; 0 = keep every cluster the threshold gives.",
+    )
+    voiceprints: str | None = Field(
+        None,
+        description="Agent voiceprint file (qa agents enroll): on a mono call the speaker matching the call's "
+        "agent_id is the agent; without an agent_id the best-matching enrolled agent is suggested.",
+    )
     threshold: dict[str, float] = Field(
         default_factory=lambda: {"mfcc": 0.15, "resemblyzer": 0.25},  # bench/diarization.py sweep
         description="Cosine distance at which the clustering tree is cut, per embedding.",

@@ -20,6 +20,7 @@ from qa.audio.decode import load_audio
 from qa.audio.layout import resolve_layout
 from qa.config import PipelineConfig
 from qa.diarize.base import SpeakerBackend
+from qa.diarize.channel_roles import SIDES, decide_channels
 from qa.diarize.channels import ChannelSpeakers
 from qa.diarize.embedded import EmbeddedDiarizer
 from qa.diarize.pyannote_pipeline import PyannoteDiarizer
@@ -134,6 +135,8 @@ class Pipeline:
         parts = [
             self.config.hash(),
             self.requested_layout(metadata),
+            f"{self.config.audio.channels}/{self.config.audio.channel_prior}",
+            self._voiceprints_hash(),
             metadata.roles or "",
             SCHEMA_VERSION,
             *sorted(f"{k}={v}" for k, v in self.stage_versions().items()),
@@ -142,6 +145,31 @@ class Pipeline:
 
     def requested_layout(self, metadata: CallMetadata | None) -> str:
         return (metadata.channels if metadata and metadata.channels else None) or self.config.audio.channels
+
+    def _voiceprints_hash(self) -> str:
+        """Enrolling or forgetting an agent can change a mono call's roles: the file's content is part of the hash."""
+        path = self.config.diarize.voiceprints
+        if not path or not Path(path).exists():
+            return ""
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+    def _voiceprints(self, speakers: Speakers, audio, agent_id: str | None) -> Speakers:
+        from qa.diarize.voiceprints import VoiceprintFile, apply_match, encoder_identity, match, speaker_vectors
+
+        prints = VoiceprintFile(self.config.diarize.voiceprints).load()
+        if not prints:
+            return speakers
+        embedder = self.embedded.embedder
+        embedder.load()
+        vectors = speaker_vectors(speakers, embedder, audio.samples[0], audio.sample_rate)
+        return apply_match(speakers, match(vectors, prints, encoder_identity(embedder), agent_id))
+
+    def _channel_mode(self, requested: str) -> tuple[bool, str | None]:
+        """(auto, prior): under ``audio.channels: auto`` a manifest layout is only a prior; ``auto`` asked for in the
+        manifest decides from the call with the configured prior."""
+        auto = self.config.audio.channels == "auto" or requested == "auto"
+        prior = requested if requested in SIDES else self.config.audio.channel_prior
+        return auto, prior
 
     def process(self, path: str | Path, metadata: CallMetadata | None = None) -> CallAnalysis:
         metadata = metadata or CallMetadata()
@@ -177,8 +205,20 @@ class Pipeline:
         timings["asr"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        decision = None
+        if layout != "mono":
+            decision = decide_channels(
+                transcripts, requested, *self._channel_mode(requested), self.config.turns.max_gap_s
+            )
+            layout = decision.layout
+            warnings += decision.warnings
         backend = self._speaker_backend(layout)
-        speakers = backend(audio, layout, tuple(transcripts), activity)
+        if decision is not None and isinstance(backend, ChannelSpeakers):
+            speakers = backend(audio, layout, tuple(transcripts), activity, decision)
+        else:
+            speakers = backend(audio, layout, tuple(transcripts), activity)
+        if layout == "mono" and self.config.diarize.voiceprints:
+            speakers = self._voiceprints(speakers, audio, metadata.agent_id)
         if metadata.roles and layout == "mono":
             speakers = pin_roles(speakers, metadata.roles)
         timings["diarize"] = time.perf_counter() - t

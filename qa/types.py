@@ -135,6 +135,17 @@ class SpeakerRole:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceMatch:
+    """What an agent voiceprint said about a mono call (never the vector: voiceprints stay in their own store)."""
+
+    agent_id: str
+    speaker: str  # the call's speaker that matched
+    score: float  # cosine similarity of that speaker to the print
+    margin: float  # score minus the next speaker's score
+    suggested: bool  # True: the call had no agent_id; this is the best-matching enrolled agent (agent_id_suggested)
+
+
+@dataclass(frozen=True, slots=True)
 class Speakers:
     """The diarization stage's output: who spoke when, words attributed, roles decided."""
 
@@ -142,6 +153,12 @@ class Speakers:
     segments: tuple[SpeakerSegment, ...]
     turns: tuple[Turn, ...]
     roles: tuple[SpeakerRole, ...]
+    count_confidence: float | None = None  # how sure the number of speakers is (None: not estimated)
+    voice_match: VoiceMatch | None = None  # an enrolled agent's voiceprint, when one was checked
+
+    @property
+    def count(self) -> int:
+        return len({s.speaker for s in self.segments})
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ UPLOAD_BODY = {
                         "queue": {"type": "string", "maxLength": 100},
                         "started_at": {"type": "string", "format": "date-time"},
                         "direction": {"type": "string", "enum": ["inbound", "outbound"]},
-                        "channels": {"type": "string", "enum": ["agent-left", "agent-right", "mono"]},
+                        "channels": {"type": "string", "enum": ["auto", "agent-left", "agent-right", "mono"]},
                         "roles": {"type": "string", "enum": ["agent-first", "caller-first"]},
                     },
                 }

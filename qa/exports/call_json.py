@@ -30,6 +30,9 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "turns": to_jsonable(call.turns),
         "speakers": {
             "backend": call.speakers.backend,
+            "count": call.speakers.count,
+            "count_confidence": call.speakers.count_confidence,
+            "voiceprint": to_jsonable(call.speakers.voice_match),
             "roles": to_jsonable(call.speakers.roles),
             "segments": to_jsonable(call.speakers.segments),
         },
