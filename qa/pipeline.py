@@ -30,6 +30,8 @@ from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import EmergencyTriage
 from qa.nlp.entities import VERSION as ENTITIES_VERSION
 from qa.nlp.entities import find_entities
+from qa.nlp.language import VERSION as LANGUAGE_VERSION
+from qa.nlp.language import detect_language
 from qa.nlp.redact import redact_turns
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
 from qa.nlp.sentences import VERSION as SENTENCES_VERSION
@@ -93,7 +95,7 @@ class Pipeline:
 
     def stage_versions(self) -> dict[str, str]:
         stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
-        return stages | self._nlp_stages()
+        return stages | {"nlp.language": LANGUAGE_VERSION} | self._nlp_stages()
 
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
@@ -166,7 +168,8 @@ class Pipeline:
         metrics = compute_metrics(speakers, audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
 
-        language = self._language(speakers.turns, timings)
+        language = self._language(speakers.turns, timings, tuple(transcripts))
+        warnings += language.pop("language_warnings")
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
         return CallAnalysis(
@@ -177,7 +180,12 @@ class Pipeline:
             channel_layout=layout,
             metadata=metadata,
             model=self.asr.info(),
-            stages={self.asr.name: self.asr.version, backend.name: backend.version, **self._nlp_stages()},
+            stages={
+                self.asr.name: self.asr.version,
+                backend.name: backend.version,
+                "nlp.language": LANGUAGE_VERSION,
+                **self._nlp_stages(),
+            },
             config_hash=self.call_config_hash(metadata),
             transcripts=tuple(transcripts),
             speakers=speakers,
@@ -191,10 +199,18 @@ class Pipeline:
         """The emergency stage alone (benchmarks, a text typed by a person)."""
         return self.emergency.triage(turns)
 
-    def _language(self, turns: tuple[Turn, ...], timings: dict[str, float]) -> dict:
-        """Sentences, request type, emergency, sentiment, entities and the redacted turns (empty when the stage is
-        off)."""
+    def _language(
+        self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...] = ()
+    ) -> dict:
+        """The call's language, then sentences, request type, emergency, sentiment, entities and the redacted turns
+        (empty when the stage is off). A stage that does not support the call's language says so and sends its
+        answer to review (qa/nlp/failsafe.py)."""
+        from qa.nlp import failsafe
+
+        report = detect_language(turns, transcripts, self.config.asr.fixed_language())
         out: dict = {
+            "language": report,
+            "language_warnings": failsafe.warnings(report),
             "request_type": None,
             "emergency": None,
             "sentiment": None,
@@ -208,11 +224,11 @@ class Pipeline:
 
             t = time.perf_counter()
             entities = find_entities(turns)
-            emergency = self.emergency.triage(turns)
-            out = {
-                "request_type": self.request_type.for_call(turns),
+            emergency = failsafe.emergency(self.emergency.triage(turns), report)
+            out |= {
+                "request_type": failsafe.request_type(self.request_type.for_call(turns), report),
                 "emergency": emergency,
-                "sentiment": call_sentiment(turns, emergency.flag, load_caller_state()),
+                "sentiment": failsafe.sentiment(call_sentiment(turns, emergency.flag, load_caller_state()), report),
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
                 "sentences": embed_sentences(turns, load_encoder()),
@@ -244,6 +260,7 @@ class Pipeline:
         metrics = compute_metrics(speakers, imp.audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
         language = self._language(turns, timings)
+        language_warnings = language.pop("language_warnings")
         timings["total"] = time.perf_counter() - t0
         return CallAnalysis(
             schema_version=SCHEMA_VERSION,
@@ -253,13 +270,13 @@ class Pipeline:
             channel_layout="transcript",
             metadata=metadata,
             model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
-            stages={f"import.{imp.kind}": IMPORT_VERSION, **self._nlp_stages()},
+            stages={f"import.{imp.kind}": IMPORT_VERSION, "nlp.language": LANGUAGE_VERSION, **self._nlp_stages()},
             config_hash=self.call_config_hash(metadata),
             transcripts=(),
             speakers=speakers,
             metrics=metrics,
             **language,
-            warnings=imp.warnings,
+            warnings=imp.warnings + language_warnings,
             timings_s=timings,
             input_sha256=imp.input_sha256,
         )

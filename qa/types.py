@@ -103,6 +103,7 @@ class ChannelTranscript:
     word_coverage: float  # fraction of energy-active time covered by recognised words (padded)
     rejected_segments: int = 0  # segments from fallback-only regions that failed the plausibility test
     vad_speech: tuple[Interval, ...] = ()  # regions Silero (default or relaxed) marked as speech
+    language_probability: float | None = None  # Whisper's detection, when the language was detected (not configured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ class Emergency:
     score: float | None = None
     needs_review: bool = False
     method: str | None = None
+    reason: str | None = None  # e.g. "unsupported_language: es": why a person must check
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +257,7 @@ class Sentiment:
     turns: tuple[TurnSentiment, ...]
     caller: CallerArc | None
     agent: RoleSentiment | None
+    reason: str | None = None  # e.g. "unsupported_language: es": the lexicon and the caller-state model read English
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +331,22 @@ class SentenceVectors:
 
 
 @dataclass(frozen=True, slots=True)
+class LanguageReport:
+    """The call's language (``und`` when nothing telling was said), every language spoken in it (main first), the
+    language of each turn (``""``: too short to tell), of each speaker and of each recognised channel, and for each
+    language stage the languages of this call it does not support (what sends its answers to review)."""
+
+    language: str
+    languages: tuple[str, ...]
+    method: str  # text | asr | config
+    turns: tuple[str, ...]
+    speakers: Mapping[str, str]
+    channels: Mapping[str, str]
+    switched: bool
+    unsupported: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class Warning_:
     """Something the user must know about a result that was still produced (e.g. VAD fell back to energy)."""
 
@@ -385,6 +404,7 @@ class CallAnalysis:
     timings_s: Mapping[str, float]
     input_sha256: str | None = None  # hash of the file read when it was not the audio (an imported transcript)
     sentences: SentenceVectors | None = None
+    language: LanguageReport | None = None
 
     @property
     def turns(self) -> tuple[Turn, ...]:

@@ -1,0 +1,52 @@
+"""What a language stage says about a call in a language it was not built for: its answer is kept for the record but
+marked (``reason: unsupported_language: es``) and sent to a person, never given as a confident label.
+
+- request type: ``needs_review``; scorecard conditions on it become uncertain (qa/scoring/language.py).
+- emergency: a flag the stage raised stays raised (safer); "no emergency" becomes "not known" (``needs_review``).
+- sentiment: the caller-state answer (was the caller upset?) becomes unknown (``upset_review``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from qa.nlp.language import supports, unsupported_reason
+from qa.types import Emergency, LanguageReport, Prediction, Sentiment, Warning_
+
+
+def request_type(pred: Prediction, report: LanguageReport) -> Prediction:
+    if supports(report, "nlp.request_type"):
+        return pred
+    return replace(pred, needs_review=True, reason=unsupported_reason(report, "nlp.request_type"))
+
+
+def emergency(em: Emergency, report: LanguageReport) -> Emergency:
+    if supports(report, "nlp.emergency"):
+        return em
+    return replace(em, needs_review=True, reason=unsupported_reason(report, "nlp.emergency"))
+
+
+def sentiment(s: Sentiment, report: LanguageReport) -> Sentiment:
+    if supports(report, "nlp.sentiment"):
+        return s
+    caller = s.caller and replace(s.caller, upset=None, upset_review=True)
+    return replace(s, caller=caller, reason=unsupported_reason(report, "nlp.sentiment"))
+
+
+def warnings(report: LanguageReport) -> tuple[Warning_, ...]:
+    from qa.nlp.language import switch_message
+
+    out = []
+    if report.switched:
+        out.append(Warning_("language_switch", switch_message(report)))
+    if report.unsupported:
+        langs = sorted({lang for v in report.unsupported.values() for lang in v})
+        stages = ", ".join(sorted(report.unsupported))
+        msg = (
+            f"the call is (partly) in {', '.join(langs)}, which {stages} do not support: their answers and the "
+            "scorecard items that depend on them need review"
+        )
+        if "nlp.entities" in report.unsupported:
+            msg += "; redaction may miss personal data said in that language"
+        out.append(Warning_("unsupported_language", msg))
+    return tuple(out)
