@@ -202,3 +202,36 @@ def test_document_without_language_block_scores_as_before():
     del doc["language"]
     doc["request_type"] = {"label": "pothole"}
     assert evaluate_call(doc, _card(ADDRESS), "h").items[0].answer == "no"
+
+
+# ------------------------------------------------------------------------------------------ store and API filter
+
+
+def test_language_is_stored_and_filterable(pipe, store, tmp_path):
+    from fastapi.testclient import TestClient
+    from storekit import load, variant
+
+    from api.main import Settings, create_app
+    from qa.store.users import add_user
+
+    docs = [
+        _scored(pipe, SPANISH / "es_t06_car_on_hydrant.txt", tmp_path),
+        _scored(pipe, SPANISH / "es_x01_switch_pothole.txt", tmp_path),
+        _scored(pipe, ENGLISH / "t06_car_on_hydrant.txt", tmp_path),
+    ]
+    load(store, [variant(d, n, "A1", "east", "2026-11-03T11:00:00") for n, d in enumerate(docs)])
+    key = add_user(store, "u-admin", "admin")
+    client = TestClient(create_app(store, Settings(data_dir=tmp_path / "data", worker=False)))
+
+    def calls(**params):
+        r = client.get("/calls", params=params, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert calls(language="es")["count"] == 2  # the code-switching call too
+    english = calls(language="en")
+    assert english["count"] == 2 and {c["language"] for c in english["data"]} == {"en", "es"}
+    assert sorted(c["languages"] for c in english["data"]) == [["en"], ["es", "en"]]
+    assert calls(language="fr")["count"] == 0
+    bad = client.get("/calls", params={"language": "Spanish"}, headers={"Authorization": f"Bearer {key}"})
+    assert bad.status_code == 422

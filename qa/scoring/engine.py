@@ -433,7 +433,7 @@ def _label_check(view: CallView, holds) -> bool | None:
     """A request-type condition: certain when the classifier is, else uncertain if a likely alternative label
     (probability >= ``UNSURE_ALTERNATIVE``) would change the outcome."""
     rt = view.get("request_type") or {}
-    if str(rt.get("reason") or "").startswith("unsupported_language"):
+    if L.request_type_unreadable(view.doc):
         return None
     verdict = bool(holds(rt.get("label")))
     if rt.get("needs_review"):

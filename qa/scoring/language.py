@@ -67,3 +67,11 @@ def note(missing: tuple[str, ...], name: str) -> Evidence:
     return Evidence(
         None, None, None, None, f"unsupported_language: {','.join(missing)} (this rule cannot read it)", name
     )
+
+
+def request_type_unreadable(doc: Mapping[str, Any]) -> bool:
+    """The request-type model could not read the call's language: conditions on the label cannot be decided."""
+    rt = doc.get("request_type") or {}
+    if str(rt.get("reason") or "").startswith("unsupported_language"):
+        return True
+    return bool(((doc.get("language") or {}).get("unsupported") or {}).get("nlp.request_type"))
