@@ -223,7 +223,7 @@ class Pipeline:
             from qa.nlp.static_encoder import load_encoder
 
             t = time.perf_counter()
-            entities = find_entities(turns)
+            entities = find_entities(turns, [lang or report.language for lang in report.turns])
             emergency = failsafe.emergency(self.emergency.triage(turns), report)
             out |= {
                 "request_type": failsafe.request_type(self.request_type.for_call(turns), report),

@@ -28,7 +28,7 @@ STAGE_LANGUAGES: Mapping[str, tuple[str, ...]] = {
     "nlp.request_type": ("en",),
     "nlp.emergency": ("en",),
     "nlp.sentiment": ("en",),
-    "nlp.entities": ("en",),
+    "nlp.entities": ("en", "es"),  # Spanish numbers, request numbers, addresses, names introduced
     "nlp.sentences": ("en",),
 }
 
