@@ -224,7 +224,7 @@ class Pipeline:
 
             t = time.perf_counter()
             entities = find_entities(turns, [lang or report.language for lang in report.turns])
-            emergency = failsafe.emergency(self.emergency.triage(turns), report)
+            emergency = failsafe.emergency(self.emergency.triage(turns), report, turns)
             out |= {
                 "request_type": failsafe.request_type(self.request_type.for_call(turns), report),
                 "emergency": emergency,

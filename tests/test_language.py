@@ -290,3 +290,42 @@ def test_spanish_entities_and_redaction():
     assert not [e for e in got if e[0] == 5]  # no name said, none found (the English NER is not run on Spanish)
     red = redact_turns(turns, find_entities(turns, ["es"] * len(turns)))
     assert "Ortega" not in red[3].text and "cinco cinco cinco" not in red[3].text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("La alarma de monóxido de carbono está sonando", "gas"),
+        ("Sí, huele a gas en toda la casa", "gas"),
+        ("hay humo negro saliendo de una ventana", "fire_smoke"),
+        ("mi mamá se cayó y no respira", "medical"),
+        ("Tiene una pistola y está gritando", "violence_crime"),
+        ("Al principio pensé que era gas, pero no, es basura.", None),  # hard negatives
+        ("Es olor a podrido, no a gas.", None),
+        ("O sea, si hubiera un incendio, ¿verdad?", None),
+        ("no hay humo, nada más el olor", None),
+        ("nadie está herido", None),
+    ],
+)
+def test_spanish_emergency_cues(text, category):
+    from qa.nlp.emergency_es import rule_cue
+
+    hit = rule_cue(text)
+    assert (hit[0] if hit else None) == category
+
+
+def test_spanish_emergency_flag_or_review():
+    from qa.nlp import failsafe
+
+    turns = (
+        turn("agent", "Tres uno uno, habla Colleen, ¿en qué le ayudo?"),
+        turn("caller", "La alarma de monóxido de carbono está sonando y mis hijos están mareados.", 3),
+    )
+    report = detect_language(turns)
+    from qa.types import Emergency
+
+    em = failsafe.emergency(Emergency(False), report, turns)
+    assert em.flag and not em.needs_review and em.method == "rule-es" and em.turn == 1
+    calm = (turns[0], turn("caller", "Hay un bache enorme en la calle enfrente de mi casa.", 3))
+    em = failsafe.emergency(Emergency(False), detect_language(calm), calm)
+    assert not em.flag and em.needs_review and em.reason == "unsupported_language: es"

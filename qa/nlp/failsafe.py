@@ -20,9 +20,16 @@ def request_type(pred: Prediction, report: LanguageReport) -> Prediction:
     return replace(pred, needs_review=True, reason=unsupported_reason(report, "nlp.request_type"))
 
 
-def emergency(em: Emergency, report: LanguageReport) -> Emergency:
-    if supports(report, "nlp.emergency"):
+def emergency(em: Emergency, report: LanguageReport, turns=()) -> Emergency:
+    """Spanish turns: explicit Spanish cues raise the flag (qa/nlp/emergency_es.py); without one, "not known"."""
+    if supports(report, "nlp.emergency") or em.flag and not em.needs_review:
         return em
+    if "es" in report.unsupported.get("nlp.emergency", ()) and turns:
+        from qa.nlp import emergency_es
+
+        found = emergency_es.triage(turns, [lang or report.language for lang in report.turns])
+        if found is not None:
+            return found
     return replace(em, needs_review=True, reason=unsupported_reason(report, "nlp.emergency"))
 
 
