@@ -226,7 +226,7 @@ class Pipeline:
             entities = find_entities(turns, [lang or report.language for lang in report.turns])
             emergency = failsafe.emergency(self.emergency.triage(turns), report, turns)
             out |= {
-                "request_type": failsafe.request_type(self.request_type.for_call(turns), report),
+                "request_type": failsafe.request_type(self.request_type.for_call(turns), report, turns, emergency),
                 "emergency": emergency,
                 "sentiment": failsafe.sentiment(call_sentiment(turns, emergency.flag, load_caller_state()), report),
                 "entities": entities,

@@ -329,3 +329,23 @@ def test_spanish_emergency_flag_or_review():
     calm = (turns[0], turn("caller", "Hay un bache enorme en la calle enfrente de mi casa.", 3))
     em = failsafe.emergency(Emergency(False), detect_language(calm), calm)
     assert not em.flag and em.needs_review and em.reason == "unsupported_language: es"
+
+
+def test_spanish_request_type_rules():
+    from qa.nlp.request_type_es import classify
+
+    def call(caller, agent="Bueno, déjeme levantar el reporte."):
+        return (turn("agent", "Tres uno uno, habla Ana."), turn("caller", caller, 2), turn("agent", agent, 6))
+
+    p = classify(call("Hay un bache enorme enfrente de mi casa, ya se me ponchó una llanta."))
+    assert (p.label, p.needs_review) == ("pothole", False)
+    p = classify(call("Le llamo para ver cómo va una lámpara que reporté hace tres semanas."))
+    assert (p.label, p.needs_review) == ("service_request_status", False)
+    # the agent names another request type: two labels, a person decides
+    p = classify(call("Hay un hoyo grande en la calle junto a la banqueta.", "Muy bien, un bache. Su número es..."))
+    assert p.label == "pothole" and not p.needs_review  # "junto a la banqueta" is a place, not a damaged sidewalk
+    p = classify(call("Alguien tiró bolsas de basura en el callejón y ya hay ratas."))
+    assert p.needs_review and {p.label, *(a for a, _ in p.alternatives)} >= {"illegal_dumping", "rodent_infestation"}
+    p = classify(call("Buenas tardes, es que no sé bien a quién llamar."))
+    assert p.needs_review and p.reason.startswith("unsupported_language")
+    assert classify(call("Mi mamá se cayó"), emergency=True).label == "other"
