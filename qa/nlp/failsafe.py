@@ -17,12 +17,12 @@ from qa.types import Emergency, LanguageReport, Prediction, Sentiment, Warning_
 def request_type(pred: Prediction, report: LanguageReport, turns=(), emergency: Emergency | None = None) -> Prediction:
     """A call mainly in Spanish: the Spanish keyword rules (qa/nlp/request_type_es.py), which give a label without
     review only when one label's words are found; any other unsupported language: the model's guess, for review."""
-    if supports(report, "nlp.request_type"):
-        return pred
     if report.language == "es" and turns:
         from qa.nlp import request_type_es
 
         return request_type_es.classify(turns, bool(emergency and emergency.flag and not emergency.needs_review))
+    if supports(report, "nlp.request_type"):
+        return pred
     return replace(pred, needs_review=True, reason=unsupported_reason(report, "nlp.request_type"))
 
 

@@ -25,7 +25,7 @@ UNDETERMINED = "und"
 
 # Language stages and the languages they were built for. A stage not listed reads no words (metrics, holds).
 STAGE_LANGUAGES: Mapping[str, tuple[str, ...]] = {
-    "nlp.request_type": ("en",),  # Spanish: keyword rules (qa/nlp/request_type_es.py), confident only when clear
+    "nlp.request_type": ("en", "es"),  # es: keyword rules (qa/nlp/request_type_es.py), confident only when clear
     "nlp.emergency": ("en",),
     "nlp.sentiment": ("en",),
     "nlp.entities": ("en", "es"),  # Spanish numbers, request numbers, addresses, names introduced

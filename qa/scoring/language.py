@@ -48,6 +48,8 @@ def gap(rule, view) -> tuple[str, ...]:
     """The languages spoken where ``rule`` looks that it cannot read."""
     if not isinstance(rule, TEXT_RULES) or not view.doc.get("language"):
         return ()
+    if getattr(rule, "unreadable", "review") == "no_match":
+        return ()
     can = readable(rule, view.doc, view.card_languages)
     cache = view.__dict__.setdefault("_spoken_by_role", {})
     said = cache.get(rule.role)

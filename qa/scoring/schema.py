@@ -127,11 +127,17 @@ class SemanticRule(_M):
     counter_examples: list[Annotated[str, Field(min_length=2)]] = Field(default_factory=list)
     threshold: float = Field(0.7, gt=0, lt=1)
     review_band: float = Field(0.05, ge=0, lt=0.5)
-    min_words: int = Field(2, ge=1, le=20, description="Shorter sentences never match (\"okay.\", \"yes.\").")
+    min_words: int = Field(2, ge=1, le=20, description='Shorter sentences never match ("okay.", "yes.").')
     within_s: float | None = Field(None, gt=0)
     last_s: float | None = Field(None, gt=0, description="Only the last N seconds of the call.")
     languages: list[Language] | None = Field(
         None, description="The languages of the examples; None = the scorecard's `languages`."
+    )
+    unreadable: Literal["review", "no_match"] = Field(
+        "review",
+        description="On turns in a language the rule cannot read: 'review' (the default: a person decides) or "
+        "'no_match' (read as 'no such sentence'; only for a rule that can only take credit away, e.g. under `not`, "
+        "whose ground other rules of the item cover in that language).",
     )
 
 
