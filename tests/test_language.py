@@ -349,3 +349,55 @@ def test_spanish_request_type_rules():
     p = classify(call("Buenas tardes, es que no sé bien a quién llamar."))
     assert p.needs_review and p.reason.startswith("unsupported_language")
     assert classify(call("Mi mamá se cayó"), emergency=True).label == "other"
+
+
+# ------------------------------------------------------------------------------------- Whisper's language choice
+
+
+class _FakeWhisper:
+    def __init__(self, multilingual=True):
+        self.model = type("M", (), {"is_multilingual": multilingual})()
+
+    def detect_language(self, audio=None, language_detection_segments=1):
+        return "pt", 0.5, [("pt", 0.5), ("es", 0.3), ("en", 0.2), ("fr", 0.0)]
+
+
+def test_whisper_language_is_chosen_among_the_allowed():
+    import numpy as np
+
+    from qa.asr.whisper import WhisperTranscriber
+
+    x = np.zeros(16000, np.float32)
+    assert WhisperTranscriber(AsrConfig()).choose_language(_FakeWhisper(), x) == ("es", 0.6)
+    assert WhisperTranscriber(AsrConfig(language=None)).choose_language(_FakeWhisper(), x) == ("pt", 0.5)
+    assert WhisperTranscriber(AsrConfig(language="en")).choose_language(_FakeWhisper(), x) == ("en", None)
+    assert WhisperTranscriber(AsrConfig()).choose_language(_FakeWhisper(False), x) == ("en", None)  # tiny.en
+
+
+@pytest.mark.slow
+def test_whisper_base_detects_spanish_speech(tmp_path):
+    """Real Whisper base on espeak-ng speech (Debian's espeak-ng; skipped where it is not installed)."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+    import soundfile as sf
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+    from qa.asr.whisper import WhisperTranscriber
+
+    asr = WhisperTranscriber(AsrConfig(model="base", cpu_threads=2))
+    for voice, text, lang in (
+        ("es-419", "Buenas tardes, le llamo porque hay un bache muy grande enfrente de mi casa.", "es"),
+        ("en-us", "Good afternoon, I am calling because there is a huge pothole in front of my house.", "en"),
+    ):
+        wav = tmp_path / f"{lang}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
+        x, rate = sf.read(wav, dtype="float32")
+        from scipy.signal import resample_poly
+
+        x = resample_poly(x, 16000, rate).astype(np.float32)
+        energy = np.array([[0.0, len(x) / 16000]])
+        tr = asr.transcribe(x, 0, energy)
+        assert tr.language == lang and tr.language_probability is not None and tr.words
