@@ -30,8 +30,8 @@ from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import EmergencyTriage
 from qa.nlp.entities import VERSION as ENTITIES_VERSION
 from qa.nlp.entities import find_entities
-from qa.nlp.language import VERSION as LANGUAGE_VERSION
 from qa.nlp.language import detect_language
+from qa.nlp.language import stage_version as language_version
 from qa.nlp.redact import redact_turns
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
 from qa.nlp.sentences import VERSION as SENTENCES_VERSION
@@ -95,7 +95,7 @@ class Pipeline:
 
     def stage_versions(self) -> dict[str, str]:
         stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
-        return stages | {"nlp.language": LANGUAGE_VERSION} | self._nlp_stages()
+        return stages | {"nlp.language": language_version()} | self._nlp_stages()
 
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
@@ -183,7 +183,7 @@ class Pipeline:
             stages={
                 self.asr.name: self.asr.version,
                 backend.name: backend.version,
-                "nlp.language": LANGUAGE_VERSION,
+                "nlp.language": language_version(),
                 **self._nlp_stages(),
             },
             config_hash=self.call_config_hash(metadata),
@@ -270,7 +270,7 @@ class Pipeline:
             channel_layout="transcript",
             metadata=metadata,
             model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
-            stages={f"import.{imp.kind}": IMPORT_VERSION, "nlp.language": LANGUAGE_VERSION, **self._nlp_stages()},
+            stages={f"import.{imp.kind}": IMPORT_VERSION, "nlp.language": language_version(), **self._nlp_stages()},
             config_hash=self.call_config_hash(metadata),
             transcripts=(),
             speakers=speakers,

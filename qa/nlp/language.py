@@ -125,6 +125,13 @@ def detect_language(
     )
 
 
+def stage_version() -> str:
+    """This stage's version with the Spanish rules' (request type, emergency cues): a change re-runs stored calls."""
+    from qa.nlp import emergency_es, request_type_es
+
+    return f"{VERSION}+{request_type_es.VERSION}+es-cues-{emergency_es.VERSION}"
+
+
 def supports(report: LanguageReport | None, stage: str) -> bool:
     return report is None or not report.unsupported.get(stage)
 
