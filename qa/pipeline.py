@@ -228,7 +228,9 @@ class Pipeline:
             out |= {
                 "request_type": failsafe.request_type(self.request_type.for_call(turns), report, turns, emergency),
                 "emergency": emergency,
-                "sentiment": failsafe.sentiment(call_sentiment(turns, emergency.flag, load_caller_state()), report),
+                "sentiment": failsafe.sentiment(
+                    call_sentiment(turns, emergency.flag, load_caller_state()), report, turns, emergency
+                ),
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
                 "sentences": embed_sentences(turns, load_encoder()),

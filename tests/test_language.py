@@ -401,3 +401,21 @@ def test_whisper_base_detects_spanish_speech(tmp_path):
         energy = np.array([[0.0, len(x) / 16000]])
         tr = asr.transcribe(x, 0, energy)
         assert tr.language == lang and tr.language_probability is not None and tr.words
+
+
+def test_spanish_caller_upset_from_words_or_emergency_else_unknown():
+    from qa.nlp import failsafe
+    from qa.nlp.sentiment import call_sentiment
+    from qa.types import Emergency
+
+    def arc(caller_text, emergency=None):
+        turns = (turn("agent", "Tres uno uno, habla Ana, ¿en qué le ayudo?"), turn("caller", caller_text, 3))
+        report = detect_language(turns)
+        return failsafe.sentiment(call_sentiment(turns), report, turns, emergency).caller
+
+    upset = arc("Ya llamé tres veces por lo mismo y estoy harta, no es justo.")
+    assert upset.upset is True and not upset.upset_review
+    calm = arc("Hay un bache enfrente de mi casa, en la calle Main.")
+    assert calm.upset is None and calm.upset_review  # no words for it: not known, never "calm"
+    em = arc("Mi mamá se cayó en el baño y no respira bien.", Emergency(True, "medical", "...", 1, 3.0, 1.0))
+    assert em.upset is True

@@ -8,9 +8,10 @@ marked (``reason: unsupported_language: es``) and sent to a person, never given 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
-from qa.nlp.language import supports, unsupported_reason
+from qa.nlp.language import fold_accents, supports, unsupported_reason
 from qa.types import Emergency, LanguageReport, Prediction, Sentiment, Warning_
 
 
@@ -39,11 +40,36 @@ def emergency(em: Emergency, report: LanguageReport, turns=()) -> Emergency:
     return replace(em, needs_review=True, reason=unsupported_reason(report, "nlp.emergency"))
 
 
-def sentiment(s: Sentiment, report: LanguageReport) -> Sentiment:
+# A Spanish caller who says so, or who described an emergency, was upset; without such words it is not known.
+UPSET_ES = re.compile(
+    r"\b(estoy (muy )?(harto|harta|enojad[oa]|molest[oa]|frustrad[oa]|preocupad[oa]|asustad[oa]|desesperad[oa])"
+    r"|tengo (mucho )?miedo|no es justo|que coraje|ya me canse|otra vez|por tercera vez|ya (he )?llam[eoa]\w*"
+    r"|increible|es el colmo|no puede ser|ay dios)\b"
+)
+
+
+def sentiment(s: Sentiment, report: LanguageReport, turns=(), emergency: Emergency | None = None) -> Sentiment:
     if supports(report, "nlp.sentiment"):
         return s
-    caller = s.caller and replace(s.caller, upset=None, upset_review=True)
-    return replace(s, caller=caller, reason=unsupported_reason(report, "nlp.sentiment"))
+    reason = unsupported_reason(report, "nlp.sentiment")
+    if s.caller is None:
+        return replace(s, reason=reason)
+    langs = [lang or report.language for lang in report.turns]
+    hit = next(
+        (
+            (i, t.start)
+            for i, t in enumerate(turns)
+            if t.role.value == "caller" and langs[i] == "es" and UPSET_ES.search(fold_accents(t.text).lower())
+        ),
+        None,
+    )
+    if emergency is not None and emergency.flag and not emergency.needs_review:
+        caller = replace(s.caller, upset=True, upset_review=False, upset_turn=emergency.turn, upset_time=emergency.time)
+    elif hit is not None:
+        caller = replace(s.caller, upset=True, upset_review=False, upset_turn=hit[0], upset_time=hit[1])
+    else:
+        caller = replace(s.caller, upset=None, upset_review=True)
+    return replace(s, caller=caller, reason=reason + (" (upset from Spanish words)" if caller.upset else ""))
 
 
 def warnings(report: LanguageReport) -> tuple[Warning_, ...]:
