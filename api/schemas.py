@@ -44,6 +44,8 @@ class CallSummary(BaseModel):
     started_at: dt.datetime | None
     duration_s: float
     request_type: str | None
+    language: str | None = Field(None, description="The call's main language (en, es; und: nothing telling said).")
+    languages: list[str] = Field(default_factory=list, description="Every language spoken, main first.")
     emergency: bool
     caller_sentiment_change: float | None
     caller_negative: bool | None

@@ -68,7 +68,10 @@ def process(
     ] = None,
     beam_size: Annotated[int | None, typer.Option(help="Beam size for decoding. [default: 5]")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for ASR; 0 = all cores. [default: 0]")] = None,
-    language: Annotated[str | None, typer.Option(help="Language code, or 'auto' to detect. [default: en]")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="A language code (en), the languages to detect among (en,es), or 'auto'. [default: en,es]"),
+    ] = None,
     max_duration: Annotated[
         float | None, typer.Option(help="Reject recordings longer than this many seconds. [default: 14400]")
     ] = None,
@@ -133,7 +136,8 @@ def process(
             }
         )
         if language is not None:
-            cfg = cfg.with_overrides({"asr.language": None if language == "auto" else language}, keep_none=True)
+            value = None if language == "auto" else (language.split(",") if "," in language else language)
+            cfg = cfg.with_overrides({"asr.language": value}, keep_none=True)
         man = load_manifest(manifest) if manifest else None
         jobs = discover(inputs, man, transcripts=transcripts)
         if not jobs:

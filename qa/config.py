@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,7 +50,12 @@ class AsrConfig(_Strict):
     device: str = "cpu"
     beam_size: int = Field(5, ge=1, le=20)
     cpu_threads: int = Field(0, ge=0, description="0 = all cores.")
-    language: str | None = Field("en", description="None = detect per channel.")
+    language: str | list[str] | None = Field(
+        default_factory=lambda: ["en", "es"],
+        description="A language code (always decode as that language), a list of the languages the centre answers in "
+        "(Whisper detects per channel and picks the likeliest of them), or None (detect, any language). English-only "
+        "models (tiny.en) always decode English.",
+    )
     local_files_only: bool = Field(False, description="Never try to download a model.")
     batch_size: int = Field(
         0,
@@ -63,6 +69,29 @@ class AsrConfig(_Strict):
 
     def threads(self) -> int:
         return self.cpu_threads or (os.cpu_count() or 1)
+
+    @field_validator("language")
+    @classmethod
+    def _codes(cls, v: str | list[str] | None) -> str | list[str] | None:
+        codes = [v] if isinstance(v, str) else (v or [])
+        for c in codes:
+            if not re.fullmatch(r"[a-z]{2,3}", c):
+                raise ValueError(f"'{c}' is not a language code (two or three lower-case letters: en, es)")
+        if isinstance(v, list) and not v:
+            return None
+        return v
+
+    def fixed_language(self) -> str | None:
+        """The one language to decode in, when the configuration fixes it."""
+        if isinstance(self.language, str):
+            return self.language
+        if isinstance(self.language, list) and len(self.language) == 1:
+            return self.language[0]
+        return None
+
+    def language_label(self) -> str | None:
+        """How the configured language reads in results: ``en``, ``en,es`` (detect among), or None (detect any)."""
+        return ",".join(self.language) if isinstance(self.language, list) else self.language
 
 
 class DiarizeConfig(_Strict):

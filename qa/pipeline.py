@@ -31,6 +31,8 @@ from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import EmergencyTriage
 from qa.nlp.entities import VERSION as ENTITIES_VERSION
 from qa.nlp.entities import find_entities
+from qa.nlp.language import detect_language
+from qa.nlp.language import stage_version as language_version
 from qa.nlp.redact import redact_turns
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
 from qa.nlp.sentences import VERSION as SENTENCES_VERSION
@@ -100,7 +102,7 @@ class Pipeline:
 
     def stage_versions(self) -> dict[str, str]:
         stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
-        return stages | self._nlp_stages()
+        return stages | {"nlp.language": language_version()} | self._nlp_stages()
 
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
@@ -227,7 +229,8 @@ class Pipeline:
         metrics = compute_metrics(speakers, audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
 
-        language = self._language(speakers.turns, timings)
+        language = self._language(speakers.turns, timings, tuple(transcripts))
+        warnings += language.pop("language_warnings")
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
         return CallAnalysis(
@@ -238,7 +241,12 @@ class Pipeline:
             channel_layout=layout,
             metadata=metadata,
             model=self.asr.info(),
-            stages={self.asr.name: self.asr.version, backend.name: backend.version, **self._nlp_stages()},
+            stages={
+                self.asr.name: self.asr.version,
+                backend.name: backend.version,
+                "nlp.language": language_version(),
+                **self._nlp_stages(),
+            },
             config_hash=self.call_config_hash(metadata),
             transcripts=tuple(transcripts),
             speakers=speakers,
@@ -261,10 +269,18 @@ class Pipeline:
         """The emergency stage alone (benchmarks, a text typed by a person)."""
         return self.emergency.triage(turns)
 
-    def _language(self, turns: tuple[Turn, ...], timings: dict[str, float]) -> dict:
-        """Sentences, request type, emergency, sentiment, entities and the redacted turns (empty when the stage is
-        off)."""
+    def _language(
+        self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...] = ()
+    ) -> dict:
+        """The call's language, then sentences, request type, emergency, sentiment, entities and the redacted turns
+        (empty when the stage is off). A stage that does not support the call's language says so and sends its
+        answer to review (qa/nlp/failsafe.py)."""
+        from qa.nlp import failsafe
+
+        report = detect_language(turns, transcripts, self.config.asr.fixed_language())
         out: dict = {
+            "language": report,
+            "language_warnings": failsafe.warnings(report),
             "request_type": None,
             "emergency": None,
             "sentiment": None,
@@ -278,17 +294,20 @@ class Pipeline:
             from qa.nlp.static_encoder import load_encoder
 
             t = time.perf_counter()
-            entities = find_entities(turns)
+            entities = find_entities(turns, [lang or report.language for lang in report.turns])
             location = None
             if self.gazetteer is not None:
                 from qa.city.addresses import match_addresses
 
                 entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min, turns)
-            emergency = self.emergency.triage(turns)
-            out = {
-                "request_type": self.request_type.after_triage(self.request_type.for_call(turns), emergency),
+            emergency = failsafe.emergency(self.emergency.triage(turns), report, turns)
+            rt = self.request_type.after_triage(self.request_type.for_call(turns), emergency)
+            out |= {
+                "request_type": failsafe.request_type(rt, report, turns, emergency),
                 "emergency": emergency,
-                "sentiment": call_sentiment(turns, emergency.flag, load_caller_state()),
+                "sentiment": failsafe.sentiment(
+                    call_sentiment(turns, emergency.flag, load_caller_state()), report, turns, emergency
+                ),
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
                 "sentences": embed_sentences(turns, load_encoder()),
@@ -321,6 +340,7 @@ class Pipeline:
         metrics = compute_metrics(speakers, imp.audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
         language = self._language(turns, timings)
+        language_warnings = language.pop("language_warnings")
         timings["total"] = time.perf_counter() - t0
         return CallAnalysis(
             schema_version=SCHEMA_VERSION,
@@ -330,13 +350,13 @@ class Pipeline:
             channel_layout="transcript",
             metadata=metadata,
             model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
-            stages={f"import.{imp.kind}": IMPORT_VERSION, **self._nlp_stages()},
+            stages={f"import.{imp.kind}": IMPORT_VERSION, "nlp.language": language_version(), **self._nlp_stages()},
             config_hash=self.call_config_hash(metadata),
             transcripts=(),
             speakers=speakers,
             metrics=metrics,
             **language,
-            warnings=imp.warnings,
+            warnings=imp.warnings + language_warnings,
             timings_s=timings,
             input_sha256=imp.input_sha256,
         )

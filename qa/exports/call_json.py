@@ -40,6 +40,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
             {
                 "channel": t.channel,
                 "language": t.language,
+                "language_probability": t.language_probability,
                 "words": len(t.words),
                 "vad": to_jsonable(t.vad),
                 "word_coverage": round(t.word_coverage, 3),
@@ -49,6 +50,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
             }
             for t in call.transcripts
         ],
+        "language": to_jsonable(call.language),
         "metrics": to_jsonable(call.metrics),
         "request_type": to_jsonable(call.request_type),
         "emergency": to_jsonable(call.emergency),

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from qa.nlp.language import fold_accents
 from qa.nlp.numbers import normalize_numbers
+from qa.scoring import language as L
 from qa.scoring import schema as S
 from qa.scoring.totals import Scored, TotalsRules, totals
 from qa.types import Evaluation, Evidence, ItemResult
@@ -33,6 +35,8 @@ _DIGIT_DASH = re.compile(r"(\d)\s+-(?=\d)")
 
 
 def norm_tokens(text: str) -> list[str]:
+    if not text.isascii():  # "dirección" and "direccion" are one word (accents come and go in recognition)
+        text = fold_accents(text)
     text = _DIGIT_DASH.sub(r"\1", text).lower().replace("-", " ")  # Whisper's "3 -1 -1" is 311
     if _NUMBER_WORD.search(text):  # most turns hold no spoken number: skip the normaliser
         text = normalize_numbers(text)
@@ -194,6 +198,7 @@ class CallView:
         # (layout, best per rule, row per rule, eligible per rule)
         self._semantic: tuple[_SemanticLayout, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.layout: _SemanticLayout | None = None  # the scorecard's semantic rules (set by evaluate_call)
+        self.card_languages: tuple[str, ...] = ("en",)  # what the scorecard's words are written in
 
     def sentences(self) -> _Sentences | None:
         """The call's sentence block (None when the analysis has none: made before semantic scoring existed)."""
@@ -281,7 +286,7 @@ def _find_all(view: CallView, phrase: tuple[str, ...]) -> dict[int, int]:
 
 
 def _phrase_hits(view: CallView, rule: S.PhraseRule | S.ForbiddenRule, rule_name: str) -> list[Evidence]:
-    phrases = [p for p in (phrase_tokens(x) for x in rule.phrases) if p]
+    phrases = [p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p]
     view.index()
     within, last = getattr(rule, "within_s", None), getattr(rule, "last_s", None)
     found: dict[int, int] = {}  # turn -> position of the first phrase (in the rule's order) said in it
@@ -423,6 +428,14 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
 
 
 def evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
+    r = _evaluate_rule(rule, view, name)
+    missing = L.gap(rule, view)  # the call speaks a language this rule cannot read: absence is no proof
+    if missing and not L.found_something(rule, r.passed):
+        return _Result(None, (*r.evidence, L.note(missing, name)), 0.5)
+    return r
+
+
+def _evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
     if isinstance(rule, S.PhraseRule):
         hits = _phrase_hits(view, rule, name)
         return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
@@ -490,6 +503,8 @@ def _label_check(view: CallView, holds: Callable[[Any], bool]) -> bool | None:
     """A request-type condition: certain when the classifier is, else uncertain if a likely alternative label
     (probability >= ``UNSURE_ALTERNATIVE``) would change the outcome."""
     rt = view.get("request_type") or {}
+    if L.request_type_unreadable(view.doc):
+        return None
     verdict = bool(holds(rt.get("label")))
     if rt.get("needs_review"):
         for label, p in rt.get("alternatives") or ():
@@ -550,6 +565,7 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
         view.layout = _layout(
             card, lambda: [r for sec in card.sections for it in sec.items for r in _semantic_rules(it.rule, [])]
         )
+    view.card_languages = tuple(card.languages)
     items: list[ItemResult] = []
     critical = {item.id for sec in card.sections for item in sec.items if item.critical}
     for sec in card.sections:
