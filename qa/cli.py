@@ -55,7 +55,11 @@ def process(
         Path | None, typer.Option(help="CSV with path,agent_id,team,queue,started_at,direction,channels.")
     ] = None,
     channels: Annotated[
-        str | None, typer.Option(help="Two-channel files: agent-left, agent-right or mono. [default: agent-left]")
+        str | None,
+        typer.Option(
+            help="Two-channel files: auto (the agent's channel decided from the call), agent-left, agent-right or "
+            "mono. [default: auto]"
+        ),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML pipeline config (see README).")] = None,
     force: Annotated[bool, typer.Option(help="Redo calls whose results are already up to date.")] = False,
@@ -64,7 +68,10 @@ def process(
     ] = None,
     beam_size: Annotated[int | None, typer.Option(help="Beam size for decoding. [default: 5]")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for ASR; 0 = all cores. [default: 0]")] = None,
-    language: Annotated[str | None, typer.Option(help="Language code, or 'auto' to detect. [default: en]")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="A language code (en), the languages to detect among (en,es), or 'auto'. [default: en,es]"),
+    ] = None,
     max_duration: Annotated[
         float | None, typer.Option(help="Reject recordings longer than this many seconds. [default: 14400]")
     ] = None,
@@ -129,7 +136,8 @@ def process(
             }
         )
         if language is not None:
-            cfg = cfg.with_overrides({"asr.language": None if language == "auto" else language}, keep_none=True)
+            value = None if language == "auto" else (language.split(",") if "," in language else language)
+            cfg = cfg.with_overrides({"asr.language": value}, keep_none=True)
         man = load_manifest(manifest) if manifest else None
         jobs = discover(inputs, man, transcripts=transcripts)
         if not jobs:
@@ -431,10 +439,11 @@ def _fail(message: str) -> None:
 
 
 def _register() -> None:
-    from qa import cli_city, cli_queue, cli_records, cli_store
+    from qa import cli_agents, cli_city, cli_queue, cli_records, cli_store
 
     cli_city.register(app)
     cli_store.register(app)
+    cli_agents.register(app)
     cli_queue.register(app)
     cli_records.register(app)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,8 +24,14 @@ class _Strict(BaseModel):
 
 class AudioConfig(_Strict):
     max_duration_s: float = Field(4 * 3600.0, gt=0, description="Reject recordings longer than this.")
-    channels: Literal["agent-left", "agent-right", "mono"] = Field(
-        "agent-left", description="Two-channel files: which side is the agent; 'mono' mixes both channels."
+    channels: Literal["auto", "agent-left", "agent-right", "mono"] = Field(
+        "auto",
+        description="Two-channel files: auto = the agent's channel is decided from what each channel says (a "
+        "manifest layout is then a prior, overridden when the call strongly contradicts it); agent-left / "
+        "agent-right = fixed (a contradicting call is only warned about); 'mono' mixes both channels.",
+    )
+    channel_prior: Literal["agent-left", "agent-right"] | None = Field(
+        None, description="Under channels: auto, the layout expected when the manifest gives none (a prior)."
     )
 
 
@@ -43,7 +50,12 @@ class AsrConfig(_Strict):
     device: str = "cpu"
     beam_size: int = Field(5, ge=1, le=20)
     cpu_threads: int = Field(0, ge=0, description="0 = all cores.")
-    language: str | None = Field("en", description="None = detect per channel.")
+    language: str | list[str] | None = Field(
+        default_factory=lambda: ["en", "es"],
+        description="A language code (always decode as that language), a list of the languages the centre answers in "
+        "(Whisper detects per channel and picks the likeliest of them), or None (detect, any language). English-only "
+        "models (tiny.en) always decode English.",
+    )
     local_files_only: bool = Field(False, description="Never try to download a model.")
     batch_size: int = Field(
         0,
@@ -57,6 +69,29 @@ class AsrConfig(_Strict):
 
     def threads(self) -> int:
         return self.cpu_threads or (os.cpu_count() or 1)
+
+    @field_validator("language")
+    @classmethod
+    def _codes(cls, v: str | list[str] | None) -> str | list[str] | None:
+        codes = [v] if isinstance(v, str) else (v or [])
+        for c in codes:
+            if not re.fullmatch(r"[a-z]{2,3}", c):
+                raise ValueError(f"'{c}' is not a language code (two or three lower-case letters: en, es)")
+        if isinstance(v, list) and not v:
+            return None
+        return v
+
+    def fixed_language(self) -> str | None:
+        """The one language to decode in, when the configuration fixes it."""
+        if isinstance(self.language, str):
+            return self.language
+        if isinstance(self.language, list) and len(self.language) == 1:
+            return self.language[0]
+        return None
+
+    def language_label(self) -> str | None:
+        """How the configured language reads in results: ``en``, ``en,es`` (detect among), or None (detect any)."""
+        return ",".join(self.language) if isinstance(self.language, list) else self.language
 
 
 class DiarizeConfig(_Strict):
@@ -76,6 +111,18 @@ class DiarizeConfig(_Strict):
     )
     num_speakers: int | None = Field(None, ge=1, le=10, description="Fix the speaker count; None = automatic.")
     max_speakers: int = Field(4, ge=1, le=10)
+    parties: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Expected parties (a service call has two): extra clusters whose speech runs on into another "
+        "cluster's are merged into it, tiny clusters are reassigned; 0 = keep every cluster the threshold gives.",
+    )
+    voiceprints: str | None = Field(
+        None,
+        description="Agent voiceprint file (qa agents enroll): on a mono call the speaker matching the call's "
+        "agent_id is the agent; without an agent_id the best-matching enrolled agent is suggested.",
+    )
     threshold: dict[str, float] = Field(
         default_factory=lambda: {"mfcc": 0.15, "resemblyzer": 0.25},  # bench/diarization.py sweep
         description="Cosine distance at which the clustering tree is cut, per embedding.",

@@ -31,7 +31,7 @@ class ManifestRow(BaseModel):
     queue: str | None = None
     started_at: datetime | None = None
     direction: Literal["inbound", "outbound"] | None = None
-    channels: Literal["agent-left", "agent-right", "mono"] | None = None
+    channels: Literal["auto", "agent-left", "agent-right", "mono"] | None = None
     roles: Literal["agent-first", "caller-first"] | None = None
 
     @field_validator("*", mode="before")

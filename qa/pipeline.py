@@ -20,6 +20,7 @@ from qa.audio.decode import load_audio
 from qa.audio.layout import resolve_layout
 from qa.config import PipelineConfig
 from qa.diarize.base import SpeakerBackend
+from qa.diarize.channel_roles import SIDES, decide_channels
 from qa.diarize.channels import ChannelSpeakers
 from qa.diarize.embedded import EmbeddedDiarizer
 from qa.diarize.pyannote_pipeline import PyannoteDiarizer
@@ -30,6 +31,8 @@ from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import EmergencyTriage
 from qa.nlp.entities import VERSION as ENTITIES_VERSION
 from qa.nlp.entities import find_entities
+from qa.nlp.language import detect_language
+from qa.nlp.language import stage_version as language_version
 from qa.nlp.redact import redact_turns
 from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
 from qa.nlp.sentences import VERSION as SENTENCES_VERSION
@@ -99,20 +102,21 @@ class Pipeline:
 
     def stage_versions(self) -> dict[str, str]:
         stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
-        return stages | self._nlp_stages()
+        return stages | {"nlp.language": language_version()} | self._nlp_stages()
 
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
             return {}
-        from qa.nlp.caller_state import load_model as load_caller_state
-        from qa.nlp.static_encoder import load_encoder
+        from qa.nlp.caller_state import MODEL_DIR as CALLER_STATE_DIR
+        from qa.nlp.static_encoder import ENCODER_DIR
+        from qa.resources import manifest
 
-        return {
+        return {  # from the manifests: computing a job's identity loads no model
             self.request_type.name: self.request_type.version,
             self.emergency.name: self.emergency.version,
-            "nlp.sentiment": f"{SENTIMENT_VERSION}-{load_caller_state()[1]['version']}",
+            "nlp.sentiment": f"{SENTIMENT_VERSION}-{manifest(CALLER_STATE_DIR)['version']}",
             "nlp.entities": ENTITIES_VERSION,
-            "nlp.sentences": f"{SENTENCES_VERSION}-{load_encoder().name}",
+            "nlp.sentences": f"{SENTENCES_VERSION}-{manifest(ENCODER_DIR)['name']}",
         } | self._city_stages()
 
     def _city_stages(self) -> dict[str, str]:
@@ -133,6 +137,8 @@ class Pipeline:
         parts = [
             self.config.hash(),
             self.requested_layout(metadata),
+            f"{self.config.audio.channels}/{self.config.audio.channel_prior}",
+            self._voiceprints_hash(),
             metadata.roles or "",
             SCHEMA_VERSION,
             *sorted(f"{k}={v}" for k, v in self.stage_versions().items()),
@@ -141,6 +147,31 @@ class Pipeline:
 
     def requested_layout(self, metadata: CallMetadata | None) -> str:
         return (metadata.channels if metadata and metadata.channels else None) or self.config.audio.channels
+
+    def _voiceprints_hash(self) -> str:
+        """Enrolling or forgetting an agent can change a mono call's roles: the file's content is part of the hash."""
+        path = self.config.diarize.voiceprints
+        if not path or not Path(path).exists():
+            return ""
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+    def _voiceprints(self, speakers: Speakers, audio, agent_id: str | None) -> Speakers:
+        from qa.diarize.voiceprints import VoiceprintFile, apply_match, encoder_identity, match, speaker_vectors
+
+        prints = VoiceprintFile(self.config.diarize.voiceprints).load()
+        if not prints:
+            return speakers
+        embedder = self.embedded.embedder
+        embedder.load()
+        vectors = speaker_vectors(speakers, embedder, audio.samples[0], audio.sample_rate)
+        return apply_match(speakers, match(vectors, prints, encoder_identity(embedder), agent_id))
+
+    def _channel_mode(self, requested: str) -> tuple[bool, str | None]:
+        """(auto, prior): under ``audio.channels: auto`` a manifest layout is only a prior; ``auto`` asked for in the
+        manifest decides from the call with the configured prior."""
+        auto = self.config.audio.channels == "auto" or requested == "auto"
+        prior = requested if requested in SIDES else self.config.audio.channel_prior
+        return auto, prior
 
     def process(self, path: str | Path, metadata: CallMetadata | None = None) -> CallAnalysis:
         metadata = metadata or CallMetadata()
@@ -176,8 +207,20 @@ class Pipeline:
         timings["asr"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        decision = None
+        if layout != "mono":
+            decision = decide_channels(
+                transcripts, requested, *self._channel_mode(requested), self.config.turns.max_gap_s
+            )
+            layout = decision.layout
+            warnings += decision.warnings
         backend = self._speaker_backend(layout)
-        speakers = backend(audio, layout, tuple(transcripts), activity)
+        if decision is not None and isinstance(backend, ChannelSpeakers):
+            speakers = backend(audio, layout, tuple(transcripts), activity, decision)
+        else:
+            speakers = backend(audio, layout, tuple(transcripts), activity)
+        if layout == "mono" and self.config.diarize.voiceprints:
+            speakers = self._voiceprints(speakers, audio, metadata.agent_id)
         if metadata.roles and layout == "mono":
             speakers = pin_roles(speakers, metadata.roles)
         timings["diarize"] = time.perf_counter() - t
@@ -186,7 +229,8 @@ class Pipeline:
         metrics = compute_metrics(speakers, audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
 
-        language = self._language(speakers.turns, timings)
+        language = self._language(speakers.turns, timings, tuple(transcripts))
+        warnings += language.pop("language_warnings")
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
         return CallAnalysis(
@@ -197,7 +241,12 @@ class Pipeline:
             channel_layout=layout,
             metadata=metadata,
             model=self.asr.info(),
-            stages={self.asr.name: self.asr.version, backend.name: backend.version, **self._nlp_stages()},
+            stages={
+                self.asr.name: self.asr.version,
+                backend.name: backend.version,
+                "nlp.language": language_version(),
+                **self._nlp_stages(),
+            },
             config_hash=self.call_config_hash(metadata),
             transcripts=tuple(transcripts),
             speakers=speakers,
@@ -220,10 +269,18 @@ class Pipeline:
         """The emergency stage alone (benchmarks, a text typed by a person)."""
         return self.emergency.triage(turns)
 
-    def _language(self, turns: tuple[Turn, ...], timings: dict[str, float]) -> dict:
-        """Sentences, request type, emergency, sentiment, entities and the redacted turns (empty when the stage is
-        off)."""
+    def _language(
+        self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...] = ()
+    ) -> dict:
+        """The call's language, then sentences, request type, emergency, sentiment, entities and the redacted turns
+        (empty when the stage is off). A stage that does not support the call's language says so and sends its
+        answer to review (qa/nlp/failsafe.py)."""
+        from qa.nlp import failsafe
+
+        report = detect_language(turns, transcripts, self.config.asr.fixed_language())
         out: dict = {
+            "language": report,
+            "language_warnings": failsafe.warnings(report),
             "request_type": None,
             "emergency": None,
             "sentiment": None,
@@ -237,17 +294,20 @@ class Pipeline:
             from qa.nlp.static_encoder import load_encoder
 
             t = time.perf_counter()
-            entities = find_entities(turns)
+            entities = find_entities(turns, [lang or report.language for lang in report.turns])
             location = None
             if self.gazetteer is not None:
                 from qa.city.addresses import match_addresses
 
                 entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min, turns)
-            emergency = self.emergency.triage(turns)
-            out = {
-                "request_type": self.request_type.after_triage(self.request_type.for_call(turns), emergency),
+            emergency = failsafe.emergency(self.emergency.triage(turns), report, turns)
+            rt = self.request_type.after_triage(self.request_type.for_call(turns), emergency)
+            out |= {
+                "request_type": failsafe.request_type(rt, report, turns, emergency),
                 "emergency": emergency,
-                "sentiment": call_sentiment(turns, emergency.flag, load_caller_state()),
+                "sentiment": failsafe.sentiment(
+                    call_sentiment(turns, emergency.flag, load_caller_state()), report, turns, emergency
+                ),
                 "entities": entities,
                 "redacted": redact_turns(turns, entities),
                 "sentences": embed_sentences(turns, load_encoder()),
@@ -280,6 +340,7 @@ class Pipeline:
         metrics = compute_metrics(speakers, imp.audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
         language = self._language(turns, timings)
+        language_warnings = language.pop("language_warnings")
         timings["total"] = time.perf_counter() - t0
         return CallAnalysis(
             schema_version=SCHEMA_VERSION,
@@ -289,13 +350,13 @@ class Pipeline:
             channel_layout="transcript",
             metadata=metadata,
             model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
-            stages={f"import.{imp.kind}": IMPORT_VERSION, **self._nlp_stages()},
+            stages={f"import.{imp.kind}": IMPORT_VERSION, "nlp.language": language_version(), **self._nlp_stages()},
             config_hash=self.call_config_hash(metadata),
             transcripts=(),
             speakers=speakers,
             metrics=metrics,
             **language,
-            warnings=imp.warnings,
+            warnings=imp.warnings + language_warnings,
             timings_s=timings,
             input_sha256=imp.input_sha256,
         )

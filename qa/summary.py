@@ -15,8 +15,8 @@ def summarize(results: Path) -> str:
     errors = sorted(results.rglob("*.error.json"))
     head = (
         f"{'call':24s} {'layout':11s} {'dur s':>6s} {'turns':>5s} {'agent%':>6s} {'WPM a/c':>9s} {'longest sil':>11s} "
-        f"{'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s}  {'request type':30s} {'911?':9s} "
-        f"{'QA %':>6s} warnings"
+        f"{'holds':>5s} {'overtalk':>8s} {'interr.':>7s} {'1st agent':>9s} {'lang':5s}  {'request type':30s} "
+        f"{'911?':9s} {'QA %':>6s} warnings"
     )
     lines = [head, "-" * len(head)]
     for p in docs:
@@ -34,7 +34,8 @@ def summarize(results: Path) -> str:
         name = p.relative_to(results).with_suffix("").as_posix()[-24:]
         rt = d.get("request_type") or {}
         em = d.get("emergency") or {}
-        em_txt = (em.get("category") or "-") if em.get("flag") else "-"
+        em_txt = (em.get("category") or "-") if em.get("flag") else ("?" if em.get("needs_review") else "-")
+        lang_txt = "+".join((d.get("language") or {}).get("languages") or ["-"])
         ev = d.get("evaluation") or {}
         qa_txt = "-" if ev.get("percent") is None else f"{ev['percent']:.0f}{'' if ev.get('passed') else '!'}"
         rt_txt = (
@@ -49,7 +50,7 @@ def summarize(results: Path) -> str:
             f"{_fmt(sil.get('duration_s')):>6s}@{_fmt(sil.get('start'), '.0f'):<4s} {len(m.get('holds', [])):5d} "
             f"{m.get('overtalk_count', 0):3d}/{m.get('overtalk_s', 0):3.1f}s "
             f"{'c' + str(inter.get('caller', 0)) + ' a' + str(inter.get('agent', 0)) if 'agent' in inter else '-':>7s} "
-            f"{_fmt(m.get('agent_first_words_s')):>9s}  {rt_txt:30s} {em_txt:9s} {qa_txt:>6s} "
+            f"{_fmt(m.get('agent_first_words_s')):>9s} {lang_txt:5s}  {rt_txt:30s} {em_txt:9s} {qa_txt:>6s} "
             f"{', '.join(w['code'] for w in d.get('warnings', [])) or '-'}"
         )
     for p in errors:
@@ -60,7 +61,8 @@ def summarize(results: Path) -> str:
             lines.append(f"FAILED {p}")
     lines.append(
         f"{len(docs)} call(s), {len(errors)} failure(s). Columns: agent% = agent share of talk time; WPM agent/caller; "
-        "longest silence s@start; overtalk count/seconds; interruptions by caller/agent; request type with confidence "
-        "('?' = needs review); 911? = emergency cue heard; QA % = scorecard score ('!' = failed)."
+        "longest silence s@start; overtalk count/seconds; interruptions by caller/agent; lang = languages spoken (main "
+        "first); request type with confidence ('?' = needs review); 911? = emergency cue heard ('?' = not known, "
+        "review); QA % = scorecard score ('!' = failed)."
     )
     return "\n".join(lines)

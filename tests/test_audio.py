@@ -138,6 +138,9 @@ def test_layouts(tmp_path):
     mono_audio, _ = load_audio(write_audio(tmp_path / "m.wav", bursts(8000), 8000))
     layout, _, warnings = resolve_layout(mono_audio, "agent-left", explicit=True)
     assert layout == "mono" and [w.code for w in warnings] == ["mono_file"]
+    # auto: a two-channel file stays two channels (the agent's side is decided after ASR); a mono file is mono, quietly
+    assert resolve_layout(audio, "auto")[0] == "auto" and resolve_layout(audio, "auto")[1].n_channels == 2
+    assert resolve_layout(mono_audio, "auto", explicit=True)[::2] == ("mono", ())
 
 
 def test_activity_threshold_sits_above_line_noise():

@@ -45,3 +45,14 @@ def test_speech_segments_clip_loose_word_ends_to_energy():
     # words with no energy at all (very quiet speech) are kept rather than dropped
     segs = speech_segments("A", [w(10, 11)], np.array([[0.95, 2.0]]), gap_s=0.3)
     assert [(s.start, s.end) for s in segs] == [(10.0, 11.0)]
+
+
+def test_speech_segments_add_energy_that_vad_calls_speech():
+    """Speech the recogniser gave no word to (a mumble at 5-6 s) counts when the channel's Silero regions vouch for it;
+    energy that Silero does not call speech (a door at 8 s) does not."""
+    words = [w(1.0, 1.5)]
+    energy = np.array([[0.95, 1.6], [5.0, 6.0], [8.0, 8.5]])
+    vad = np.array([[0.9, 1.7], [4.9, 6.1]])
+    segs = speech_segments("A", words, energy, gap_s=0.3, vad=vad)
+    assert [(s.start, round(s.end, 3)) for s in segs] == [(0.95, 1.6), (5.0, 6.0)]
+    assert speech_segments("A", [], energy, gap_s=0.3, vad=vad)[-1].start == 5.0  # no words at all: still there

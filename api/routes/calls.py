@@ -52,7 +52,7 @@ UPLOAD_BODY = {
                         "queue": {"type": "string", "maxLength": 100},
                         "started_at": {"type": "string", "format": "date-time"},
                         "direction": {"type": "string", "enum": ["inbound", "outbound"]},
-                        "channels": {"type": "string", "enum": ["agent-left", "agent-right", "mono"]},
+                        "channels": {"type": "string", "enum": ["auto", "agent-left", "agent-right", "mono"]},
                         "roles": {"type": "string", "enum": ["agent-first", "caller-first"]},
                     },
                 }
@@ -144,6 +144,9 @@ def list_calls(
     start: Annotated[Moment, Query(description="Calls started at or after (ISO 8601).")] = None,
     end: Annotated[Moment, Query(description="Calls started before (ISO 8601).")] = None,
     request_type: str | None = None,
+    language: Annotated[
+        str | None, Query(pattern=r"^[a-z]{2,3}$", description="Calls in which this language was spoken (en, es).")
+    ] = None,
     min_score: Annotated[float | None, Query(ge=0, le=100, description="Minimum score percent.")] = None,
     max_score: Annotated[float | None, Query(ge=0, le=100, description="Maximum score percent.")] = None,
     passed: bool | None = None,
@@ -169,6 +172,8 @@ def list_calls(
         conds.append(Call.started_at < _naive(end))
     if request_type is not None:
         conds.append(Call.request_type == request_type)
+    if language is not None:  # spoken anywhere in the call, not only its main language
+        conds.append(("," + Call.languages + ",").contains(f",{language},"))
     if min_score is not None:
         conds.append(Call.percent >= min_score)
     if max_score is not None:

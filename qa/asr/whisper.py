@@ -61,7 +61,7 @@ class WhisperTranscriber:
             path=source.location if source.kind != "hub" else None,
             compute_type=self.config.compute_type,
             beam_size=self.config.beam_size,
-            language=self.config.language,
+            language=self.config.language_label(),
             cpu_threads=self.config.threads(),
             vad="silero (faster-whisper) checked against energy",
         )
@@ -92,7 +92,25 @@ class WhisperTranscriber:
         report = VadReport(method, iv.total(regions), energy_s, cov, first_cov)
         return regions, trusted, report
 
-    def _batched(self, model, joined: np.ndarray):
+    def choose_language(self, model, joined: np.ndarray) -> tuple[str | None, float | None]:
+        """The language to decode this channel in: the configured one, or Whisper's detection restricted to the
+        allowed languages (the likeliest of them, however small its probability: a centre that answers in English
+        and Spanish never gets Portuguese). English-only models decode English."""
+        fixed = self.config.fixed_language()
+        if fixed is not None:
+            return fixed, None
+        if not getattr(model.model, "is_multilingual", True):
+            return "en", None
+        allowed = self.config.language if isinstance(self.config.language, list) else None
+        _, _, probs = model.detect_language(audio=joined, language_detection_segments=2)
+        ranked = [(lang, float(p)) for lang, p in probs if allowed is None or lang in allowed]
+        if not ranked:
+            return (allowed[0] if allowed else None), None
+        total = sum(p for _, p in ranked) or 1.0
+        lang, p = max(ranked, key=lambda x: x[1])
+        return lang, round(p / total, 3)  # probability among the allowed languages
+
+    def _batched(self, model, joined: np.ndarray, language: str | None):
         """BatchedInferencePipeline over the speech regions joined back to back (as in sequential decoding), cut into
         consecutive windows of at most 30 s: dense windows, N decoded at a time, none conditioned on another."""
         from faster_whisper import BatchedInferencePipeline
@@ -102,7 +120,7 @@ class WhisperTranscriber:
         clips = [{"start": float(s), "end": float(min(s + MAX_WINDOW_S, total))} for s in starts]
         return BatchedInferencePipeline(model).transcribe(
             joined,
-            language=self.config.language,
+            language=language,
             beam_size=self.config.beam_size,
             word_timestamps=True,
             clip_timestamps=clips,
@@ -115,17 +133,20 @@ class WhisperTranscriber:
         model = self.load()
         regions, trusted, report = self.speech_regions(x, energy)
         if len(regions) == 0:
-            return ChannelTranscript(channel, (), self.config.language or "", report, 0.0, 0, _as_tuple(trusted))
+            return ChannelTranscript(
+                channel, (), self.config.fixed_language() or "", report, 0.0, 0, _as_tuple(trusted)
+            )
         chunks = [{"start": int(s * RATE), "end": min(int(e * RATE), len(x))} for s, e in regions]
         try:
             pieces, _ = collect_chunks(x, chunks)
             joined = np.concatenate(pieces).astype(np.float32, copy=False)
+            language, language_p = self.choose_language(model, joined)
             if self.config.batch_size:
-                segments, info = self._batched(model, joined)
+                segments, info = self._batched(model, joined, language)
             else:
                 segments, info = model.transcribe(
                     joined,
-                    language=self.config.language,
+                    language=language,
                     beam_size=self.config.beam_size,
                     word_timestamps=True,
                     vad_filter=False,
@@ -156,6 +177,7 @@ class WhisperTranscriber:
             word_coverage=iv.coverage(spans, energy),
             rejected_segments=rejected,
             vad_speech=_as_tuple(trusted),
+            language_probability=language_p,
         )
 
 

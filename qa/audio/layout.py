@@ -8,8 +8,8 @@ import numpy as np
 
 from qa.types import Audio, Warning_
 
-Layout = Literal["agent-left", "agent-right", "mono"]
-LAYOUTS: tuple[str, ...] = ("agent-left", "agent-right", "mono")
+Layout = Literal["auto", "agent-left", "agent-right", "mono"]
+LAYOUTS: tuple[str, ...] = ("auto", "agent-left", "agent-right", "mono")
 
 
 def resolve_layout(audio: Audio, requested: str, explicit: bool = False) -> tuple[str, Audio, tuple[Warning_, ...]]:
@@ -17,12 +17,13 @@ def resolve_layout(audio: Audio, requested: str, explicit: bool = False) -> tupl
 
     A two-channel file whose channels carry the same signal (a mono call saved as stereo) is treated as mono, and a
     mono file asked to be split (``explicit``: per call, in the manifest) is treated as mono; both are said in the
-    warnings rather than silently changed.
+    warnings rather than silently changed. ``auto`` stays ``auto`` for a two-channel file: which side is the agent
+    is decided after speech recognition (:mod:`qa.diarize.channel_roles`).
     """
     warnings: list[Warning_] = []
     samples = audio.samples
     if samples.shape[0] == 1:
-        if requested != "mono" and explicit:
+        if requested not in ("mono", "auto") and explicit:
             warnings.append(Warning_("mono_file", f"layout '{requested}' asked for, but the file has one channel"))
         return "mono", audio, tuple(warnings)
     if requested == "mono":

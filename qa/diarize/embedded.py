@@ -3,23 +3,26 @@
 Steps: speech regions (energy activity joined with recognised words) -> windows of ``window_s`` every ``hop_s``
 inside them -> one embedding per window (:mod:`qa.diarize.embeddings`: MFCC statistics or the resemblyzer encoder)
 -> agglomerative clustering; the number of speakers is given (``num_speakers``) or found from the clustering
-(cosine distance threshold, clamped to ``max_speakers``) -> every speech frame takes the majority label of the
-windows covering it, runs shorter than ``min_segment_s`` are merged into a neighbour -> speaker segments.
+(cosine distance threshold, clamped to ``max_speakers``) and then settled into the call's parties
+(:mod:`qa.diarize.parties`; a single cluster is split in two when the halves' words confirm an agent and a caller)
+-> every speech frame takes the majority label of the windows covering it, runs shorter than ``min_segment_s`` are
+merged into a neighbour -> speaker segments.
 Words are then attributed by time overlap and turns built; roles come from :mod:`qa.diarize.roles`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from qa.audio.activity import as_intervals
 from qa.config import DiarizeConfig, TurnsConfig
 from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
+from qa.diarize.parties import settle_parties
 from qa.diarize.turns import attribute
 from qa.metrics import intervals as iv
-from qa.types import Audio, ChannelActivity, ChannelTranscript, Speakers, SpeakerSegment
+from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, Speakers, SpeakerSegment
 
 
 def speech_for_diarization(words, energy: np.ndarray, vad_speech) -> np.ndarray:
@@ -54,8 +57,7 @@ def cluster(embs: np.ndarray, num_speakers: int | None, max_speakers: int, thres
     n = len(embs)
     if n < 2:
         return np.zeros(n, dtype=int)
-    z = embs - embs.mean(axis=0, keepdims=True) if embs.shape[1] != 256 else embs  # centre non-neural features
-    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
+    z = normalised(embs)
     if num_speakers:
         k = min(num_speakers, n)
     else:
@@ -68,6 +70,11 @@ def cluster(embs: np.ndarray, num_speakers: int | None, max_speakers: int, thres
     if k == 1:
         return np.zeros(n, dtype=int)
     return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(z)
+
+
+def normalised(embs: np.ndarray) -> np.ndarray:
+    z = embs - embs.mean(axis=0, keepdims=True) if embs.shape[1] != 256 else embs  # centre non-neural features
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
 
 
 def frame_labels(n_frames: int, spans: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
@@ -114,40 +121,76 @@ def segments_from_labels(labels: np.ndarray, speech: np.ndarray) -> list[Speaker
     return sorted(out, key=lambda s: (s.start, s.end))
 
 
+SPLIT_MIN_ROLE_CONFIDENCE = 0.75
+SPLIT_MIN_SHARE = 0.15
+
+
+def split_confirmed(speakers: Speakers) -> float | None:
+    """The count confidence of a forced two-voice split when its roles confirm it (one agent, one caller, the agent
+    clearly so, each with at least ``SPLIT_MIN_SHARE`` of the speech); None when they do not."""
+    if speakers.count != 2 or len(speakers.roles) != 2:
+        return None
+    if {r.role for r in speakers.roles} != {Role.AGENT, Role.CALLER}:
+        return None
+    conf = min(r.confidence for r in speakers.roles)
+    talk = {r.speaker: 0.0 for r in speakers.roles}
+    for s in speakers.segments:
+        talk[s.speaker] = talk.get(s.speaker, 0.0) + s.end - s.start
+    total = sum(talk.values()) or 1.0
+    if conf < SPLIT_MIN_ROLE_CONFIDENCE or min(talk.values()) / total < SPLIT_MIN_SHARE:
+        return None
+    return round(conf, 3)
+
+
 @dataclass
 class EmbeddedDiarizer:
     config: DiarizeConfig
     turns_config: TurnsConfig
     name: str = "diarize.embedded"
-    version: str = "2"
+    version: str = "3"
     embedder: Embedder = field(init=False)
 
     def __post_init__(self) -> None:
         self.embedder = get_embedder(self.config.embedding)
-        self.version = f"2-{self.embedder.name}"
+        self.version = f"3-{self.embedder.name}"
 
     def load(self) -> None:
         import sklearn.cluster  # noqa: F401
 
         self.embedder.load()
 
-    def diarize(self, x: np.ndarray, rate: int, speech: np.ndarray) -> list[SpeakerSegment]:
-        """Who speaks when, within the given speech regions (seconds)."""
+    def diarize(
+        self, x: np.ndarray, rate: int, speech: np.ndarray, split: bool = False
+    ) -> tuple[list[SpeakerSegment], float | None]:
+        """Who speaks when, within the given speech regions (seconds), and how sure the speaker count is.
+        ``split``: cut the windows into two voices (Ward linkage, which does not isolate outliers as average linkage
+        does) whatever the threshold says; see :meth:`__call__`."""
         n_frames = int(len(x) / rate / HOP_S) + 1
         mask = np.zeros(n_frames, dtype=bool)
         for s, e in speech:
             mask[int(s / HOP_S) : int(e / HOP_S)] = True
         wins = windows_in(speech, self.config.window_s, self.config.hop_s)
         if not wins:
-            return [SpeakerSegment("spk0", float(s), float(e)) for s, e in speech]
+            return [SpeakerSegment("spk0", float(s), float(e)) for s, e in speech], 0.0
         embs = self.embedder.embed(x, rate, wins, mask)
         threshold = self.config.threshold.get(self.embedder.name, 0.5)
-        labels = cluster(embs, self.config.num_speakers, self.config.max_speakers, threshold)
+        if split and len(embs) >= 4:
+            from sklearn.cluster import AgglomerativeClustering
+
+            labels = AgglomerativeClustering(n_clusters=2, linkage="ward").fit_predict(normalised(embs))
+        else:
+            labels = cluster(embs, self.config.num_speakers, self.config.max_speakers, threshold)
+        count_conf = 1.0 if self.config.num_speakers else None
+        if not self.config.num_speakers and self.config.parties:
+            times = np.array([(a + b) / 2 for a, b in wins])
+            labels, count_conf = settle_parties(
+                normalised(embs), labels, times, self.config.parties, step=self.config.hop_s * 1.5
+            )
         spans = np.array([(int(s / HOP_S), min(int(e / HOP_S), n_frames)) for s, e in wins])
         frames = frame_labels(n_frames, spans, labels, int(labels.max()) + 1)
         frames[~mask] = -1
         frames = smooth(frames, int(self.config.min_segment_s / HOP_S))
-        return segments_from_labels(frames, speech)
+        return segments_from_labels(frames, speech), count_conf
 
     def __call__(
         self,
@@ -158,5 +201,15 @@ class EmbeddedDiarizer:
     ) -> Speakers:
         words = [w for tr in transcripts for w in tr.words]
         speech = speech_for_diarization(words, as_intervals(activity[0]), transcripts[0].vad_speech)
-        segments = self.diarize(audio.samples[0], audio.sample_rate, speech)
-        return attribute(self.name, segments, words, self.turns_config.max_gap_s)
+        x, rate, gap = audio.samples[0], audio.sample_rate, self.turns_config.max_gap_s
+        segments, count_conf = self.diarize(x, rate, speech)
+        speakers = replace(attribute(self.name, segments, words, gap), count_confidence=count_conf)
+        if speakers.count == 1 and self.config.parties >= 2 and not self.config.num_speakers:
+            # Two similar voices can fall into one cluster. Split them by voice, and keep the split only when what the
+            # two halves say confirms it: one clearly the agent, the other the caller, both with a real share of speech.
+            split, _ = self.diarize(x, rate, speech, split=True)
+            alt = attribute(self.name, split, words, gap)
+            confirmed = split_confirmed(alt)
+            if confirmed is not None:
+                return replace(alt, count_confidence=confirmed)
+        return speakers

@@ -7,7 +7,7 @@ Reproduces md-eval's 7.169 % on SpeechBrain's AMI ES2014c conformance pair (coll
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +44,10 @@ def diarization_error(
     collar: float = 0.25,
     skip_overlap: bool = False,
     uem: tuple[float, float] | None = None,
+    mapping: Mapping[str, str] | None = None,
 ) -> DerResult:
+    """``mapping`` (reference speaker -> system speaker) fixes the mapping instead of choosing the best one: with
+    role labels on both sides this is the role-attributed error (:func:`role_error`)."""
     from scipy.optimize import linear_sum_assignment
 
     ref_spk = sorted({s.speaker for s in reference})
@@ -80,7 +83,13 @@ def diarization_error(
     overlap = np.zeros((len(ref_spk), len(hyp_spk)))
     if overlap.size:
         overlap = (R[:, None, :] & H[None, :, :]) @ w
-    rows, cols = linear_sum_assignment(-overlap) if overlap.size else (np.array([], int), np.array([], int))
+    if mapping is not None:
+        pairs = [(ref_spk.index(r), hyp_spk.index(h)) for r, h in mapping.items() if r in ref_spk and h in hyp_spk]
+        rows, cols = np.array([p[0] for p in pairs], int), np.array([p[1] for p in pairs], int)
+    elif overlap.size:
+        rows, cols = linear_sum_assignment(-overlap)
+    else:
+        rows, cols = np.array([], int), np.array([], int)
     correct = np.zeros(len(mids))
     for r, c in zip(rows, cols, strict=True):
         correct += R[r] & H[c]
@@ -90,3 +99,21 @@ def diarization_error(
     conf = float(((np.minimum(n_ref, n_hyp) - correct) * w).sum())
     mapping = tuple((ref_spk[r], hyp_spk[c]) for r, c in zip(rows, cols, strict=True))
     return DerResult(scored_s, missed, fa, conf, mapping)
+
+
+def role_error(
+    reference: Sequence[SpeakerSegment],
+    hypothesis: Sequence[SpeakerSegment],
+    collar: float = 0.0,
+    skip_overlap: bool = False,
+    uem: tuple[float, float] | None = None,
+) -> DerResult:
+    """Role-attributed error: missed speech + false alarm + speech given the wrong role, over reference speech.
+
+    Both sides are labelled by role (``agent``, ``caller``; a system speaker without a role keeps its own label and
+    so counts as wrong). Every system speaker with the same role is one party here, so two clusters of the agent's
+    voice both called agent cost nothing; a swapped call costs all its speech.
+    """
+    return diarization_error(
+        reference, hypothesis, collar, skip_overlap, uem, mapping={"agent": "agent", "caller": "caller"}
+    )

@@ -7,9 +7,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.resources import model_path
 from qa.types import Role, Turn, Word
 
-LABELLED = Path(__file__).resolve().parents[2] / "models" / "pii" / "labelled.tsv"
+LABELLED = model_path("pii", "labelled.tsv")
 
 
 @dataclass(frozen=True, slots=True)

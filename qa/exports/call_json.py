@@ -30,6 +30,9 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "turns": to_jsonable(call.turns),
         "speakers": {
             "backend": call.speakers.backend,
+            "count": call.speakers.count,
+            "count_confidence": call.speakers.count_confidence,
+            "voiceprint": to_jsonable(call.speakers.voice_match),
             "roles": to_jsonable(call.speakers.roles),
             "segments": to_jsonable(call.speakers.segments),
         },
@@ -37,6 +40,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
             {
                 "channel": t.channel,
                 "language": t.language,
+                "language_probability": t.language_probability,
                 "words": len(t.words),
                 "vad": to_jsonable(t.vad),
                 "word_coverage": round(t.word_coverage, 3),
@@ -46,6 +50,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
             }
             for t in call.transcripts
         ],
+        "language": to_jsonable(call.language),
         "metrics": to_jsonable(call.metrics),
         "request_type": to_jsonable(call.request_type),
         "emergency": to_jsonable(call.emergency),

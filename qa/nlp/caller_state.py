@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.resources import model_path
 from qa.types import Role, Turn
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "caller_state"
+MODEL_DIR = model_path("caller_state")
 
 
 @functools.lru_cache(maxsize=2)

@@ -25,11 +25,12 @@ from pathlib import Path
 
 from qa.errors import ConfigError
 from qa.nlp.sentences import sentence_text, split_turn
+from qa.resources import manifest, model_path
 from qa.types import Emergency, Role, Turn
 
 RULES_VERSION = "2"
 MIN_SENTENCES_FOR_WHOLE = 4  # below this the caller's side is scored sentence by sentence only
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "emergency"
+MODEL_DIR = model_path("emergency")
 CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (cat, re.compile(p, re.I))
     for cat, p in (
@@ -157,7 +158,7 @@ class EmergencyTriage:
 
     @property
     def version(self) -> str:
-        return f"{RULES_VERSION}-{_load(str(self.model_dir))[1]['version']}"
+        return f"{RULES_VERSION}-{manifest(self.model_dir)['version']}"
 
     def load(self) -> None:
         model, _ = _load(str(self.model_dir))

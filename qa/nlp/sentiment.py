@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from qa.types import CallerArc, Role, RoleSentiment, Sentiment, TurnSentiment
 
-VERSION = "2"
+VERSION = "3"
 POSITIVE_AT = 0.3
 NEGATIVE_AT = -0.25
 
@@ -85,7 +85,10 @@ def _with_upset(arc: CallerArc, turns: Sequence, emergency: bool, model, manifes
     score, where = call_score(model, turns)
     th = manifest["thresholds"]
     upset = emergency or score >= th["upset"]
-    review = not emergency and abs(score - th["upset"]) < th["review_band"]
+    # Near the threshold either way, or "upset" without the model being sure of it (calibrated probability below
+    # ``upset_sure``): a person decides whether empathy was called for, the item never says "no" on a guess.
+    sure = th.get("upset_sure", 1.0)
+    review = not emergency and (abs(score - th["upset"]) < th["review_band"] or th["upset"] <= score < sure)
     turn, time = (where[0], where[1]) if where else (None, None)
     return replace(arc, upset=upset, upset_score=round(score, 3), upset_review=review, upset_turn=turn, upset_time=time)
 

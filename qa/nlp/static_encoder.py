@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.resources import model_path
 
-ENCODER_DIR = Path(__file__).resolve().parents[2] / "models" / "encoder"
+ENCODER_DIR = model_path("encoder")
 PIECE = re.compile(r"(##)?[a-z0-9'\-]+")
 
 

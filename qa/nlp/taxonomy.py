@@ -7,9 +7,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa.errors import ConfigError
+from qa.resources import model_path
 from qa.yamlfile import read_yaml_mapping
 
-DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "models" / "request_type" / "taxonomy.yaml"
+DEFAULT_TAXONOMY = model_path("request_type", "taxonomy.yaml")
 
 
 class RequestType(BaseModel):

@@ -18,10 +18,12 @@ import numpy as np
 from qa.errors import ConfigError
 from qa.nlp import textclf
 from qa.nlp.caller_state import MODEL_DIR, call_score
+from qa.resources import models_dir
 
 SEED = 13
 REVIEW_BAND = 0.05
-MODELS = Path(__file__).resolve().parents[2] / "models"
+UPSET_SURE = 0.8  # below this calibrated probability an "upset" call asks a person (set a priori, not tuned)
+MODELS = models_dir()
 DEV_CALLS = MODELS.parent / "bench" / "data" / "dev_calls"
 
 
@@ -73,7 +75,7 @@ def train_caller_state(
         "corpus": {"file": corpus.name, "examples": n, "everyday_lines": len(texts) - n},
         "features": "tfidf word1-2 + char2-5 + static MiniLM table (x2) -> LR(C=2) -> sigmoid calibration",
         "call_score": "mean of the two most upset caller sentences",
-        "thresholds": {"upset": round(threshold, 4), "review_band": REVIEW_BAND},
+        "thresholds": {"upset": round(threshold, 4), "review_band": REVIEW_BAND, "upset_sure": UPSET_SURE},
         "cv5_auc_corpus": round(float(roc_auc_score(y[:n], p[:n])), 4),
         "dev_calls": {"calls": len(dev_rows), "accuracy_at_threshold": round(acc, 4), "folder": dev.name},
         "versions": textclf.versions(),

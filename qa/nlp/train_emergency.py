@@ -26,6 +26,7 @@ import numpy as np
 from qa.errors import ConfigError
 from qa.nlp import textclf
 from qa.nlp.emergency import DANGER, MODEL_DIR, RULES_VERSION, unnegated
+from qa.resources import models_dir
 
 SEED = 13
 MARGIN = 0.8
@@ -35,7 +36,7 @@ SENTENCE_FLAG_RECALL = 0.95
 SENTENCE_LOW_RECALL = 0.99
 DEV_CALLS = Path(__file__).resolve().parents[2] / "bench" / "data" / "dev_calls"
 EXTRA_WEIGHT = 0.5
-MODELS = Path(__file__).resolve().parents[2] / "models"
+MODELS = models_dir()
 
 
 def training_data(corpus: Path) -> tuple[list[str], np.ndarray, np.ndarray, list[str], int]:

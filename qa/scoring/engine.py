@@ -10,15 +10,18 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from qa.nlp.language import fold_accents
 from qa.nlp.numbers import normalize_numbers
+from qa.scoring import language as L
 from qa.scoring import schema as S
-from qa.types import Evaluation, Evidence, ItemResult, SectionResult
+from qa.scoring.totals import Scored, TotalsRules, totals
+from qa.types import Evaluation, Evidence, ItemResult
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 
@@ -32,6 +35,8 @@ _DIGIT_DASH = re.compile(r"(\d)\s+-(?=\d)")
 
 
 def norm_tokens(text: str) -> list[str]:
+    if not text.isascii():  # "dirección" and "direccion" are one word (accents come and go in recognition)
+        text = fold_accents(text)
     text = _DIGIT_DASH.sub(r"\1", text).lower().replace("-", " ")  # Whisper's "3 -1 -1" is 311
     if _NUMBER_WORD.search(text):  # most turns hold no spoken number: skip the normaliser
         text = normalize_numbers(text)
@@ -190,8 +195,10 @@ class CallView:
         self._sentences: _Sentences | None | bool = False  # False: not read yet
         self._sims: np.ndarray | None = None
         self._sims_generation = -1
-        self._semantic: tuple | None = None  # (layout, best per rule, row per rule, eligible per rule)
+        # (layout, best per rule, row per rule, eligible per rule)
+        self._semantic: tuple[_SemanticLayout, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.layout: _SemanticLayout | None = None  # the scorecard's semantic rules (set by evaluate_call)
+        self.card_languages: tuple[str, ...] = ("en",)  # what the scorecard's words are written in
 
     def sentences(self) -> _Sentences | None:
         """The call's sentence block (None when the analysis has none: made before semantic scoring existed)."""
@@ -278,8 +285,8 @@ def _find_all(view: CallView, phrase: tuple[str, ...]) -> dict[int, int]:
     return out
 
 
-def _phrase_hits(view: CallView, rule, rule_name: str) -> list[Evidence]:
-    phrases = [p for p in (phrase_tokens(x) for x in rule.phrases) if p]
+def _phrase_hits(view: CallView, rule: S.PhraseRule | S.ForbiddenRule, rule_name: str) -> list[Evidence]:
+    phrases = [p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p]
     view.index()
     within, last = getattr(rule, "within_s", None), getattr(rule, "last_s", None)
     found: dict[int, int] = {}  # turn -> position of the first phrase (in the rule's order) said in it
@@ -335,7 +342,7 @@ class _SemanticLayout:
 _LAYOUTS: dict[int, tuple[object, _SemanticLayout]] = {}
 
 
-def _semantic_rules(rule, out: list) -> list:
+def _semantic_rules(rule: Any, out: list[S.SemanticRule]) -> list[S.SemanticRule]:
     if isinstance(rule, S.SemanticRule):
         out.append(rule)
     for child in (getattr(rule, "rules", None) or []) + [getattr(rule, a, None) for a in ("rule", "first", "then")]:
@@ -344,7 +351,7 @@ def _semantic_rules(rule, out: list) -> list:
     return out
 
 
-def _layout(owner, rules_of) -> _SemanticLayout:
+def _layout(owner: object, rules_of: Callable[[], list[S.SemanticRule]]) -> _SemanticLayout:
     """The layout of ``owner``'s semantic rules (a scorecard, or one rule), built once and kept while it lives."""
     hit = _LAYOUTS.get(id(owner))
     if hit is None or hit[0] is not owner or hit[1].generation != BANK.generation:
@@ -370,7 +377,8 @@ def _semantic_scores(view: CallView, layout: _SemanticLayout) -> tuple[np.ndarra
     ok = (sent.words[:, None] >= layout.min_words) & (sent.start[:, None] <= layout.within)
     ok &= sent.end[:, None] >= view.duration - layout.last
     ok &= (layout.role == -1) | (sent.role_code[:, None] == layout.role)
-    eligible = ok.any(axis=0)  # a rule with no sentence of its role, length and time: its "no" is an absence
+    # a rule with no sentence of its role, length and time: its "no" is an absence
+    eligible = np.asarray(ok.any(axis=0), dtype=bool)
     if len(layout.neg_rules):
         neg = np.maximum.reduceat(sims[:, layout.neg_cols], layout.neg_starts, axis=1)
         ok[:, layout.neg_rules] &= pos[:, layout.neg_rules] > neg
@@ -419,7 +427,15 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
     return _Result(False, (ev,), 0.95 if best < rule.threshold - 2 * rule.review_band else 0.75)
 
 
-def evaluate_rule(rule, view: CallView, name: str) -> _Result:
+def evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
+    r = _evaluate_rule(rule, view, name)
+    missing = L.gap(rule, view)  # the call speaks a language this rule cannot read: absence is no proof
+    if missing and not L.found_something(rule, r.passed):
+        return _Result(None, (*r.evidence, L.note(missing, name)), 0.5)
+    return r
+
+
+def _evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
     if isinstance(rule, S.PhraseRule):
         hits = _phrase_hits(view, rule, name)
         return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
@@ -438,8 +454,10 @@ def evaluate_rule(rule, view: CallView, name: str) -> _Result:
         value = view.get(rule.field)
         if value is None:
             return _Result(None)
-        ok = value in rule.value if rule.op == "in" else OPS[rule.op](value, rule.value)
-        return _Result(bool(ok), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),), 0.95)
+        found = (
+            value in rule.value if rule.op == "in" and isinstance(rule.value, list) else OPS[rule.op](value, rule.value)
+        )
+        return _Result(bool(found), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),), 0.95)
     if isinstance(rule, S.EntityRule):
         roles = {t.index: t.role for t in view.turns}
         hits = [
@@ -463,28 +481,30 @@ def evaluate_rule(rule, view: CallView, name: str) -> _Result:
         values = [p.passed for p in parts]
         decisive = False if isinstance(rule, S.AllRule) else True  # the value that settles it on its own
         if decisive in values:
-            ok: bool | None = decisive
+            decided: bool | None = decisive
             chosen = [p for p in parts if p.passed is decisive]
             conf = max(p.confidence for p in chosen)
         elif None in values:
-            ok, chosen, conf = None, [p for p in parts if p.passed is None], 0.5
+            decided, chosen, conf = None, [p for p in parts if p.passed is None], 0.5
         else:
-            ok, chosen = not decisive, parts
+            decided, chosen = not decisive, parts
             conf = min(p.confidence for p in parts)
         # evidence: what decided the answer first, then the rest
         rest = [p for p in parts if all(p is not c for c in chosen)]
         evidence = tuple(e for p in (*chosen, *rest) for e in p.evidence)
-        return _Result(ok, evidence, conf)
+        return _Result(decided, evidence, conf)
     if isinstance(rule, S.NotRule):
         inner = evaluate_rule(rule.rule, view, name + ".not")
         return _Result(None if inner.passed is None else not inner.passed, inner.evidence, inner.confidence)
     return _Result(None, (), 0.0)  # manual
 
 
-def _label_check(view: CallView, holds) -> bool | None:
+def _label_check(view: CallView, holds: Callable[[Any], bool]) -> bool | None:
     """A request-type condition: certain when the classifier is, else uncertain if a likely alternative label
     (probability >= ``UNSURE_ALTERNATIVE``) would change the outcome."""
     rt = view.get("request_type") or {}
+    if L.request_type_unreadable(view.doc):
+        return None
     verdict = bool(holds(rt.get("label")))
     if rt.get("needs_review"):
         for label, p in rt.get("alternatives") or ():
@@ -511,10 +531,10 @@ def applies(cond: S.Condition | None, view: CallView) -> bool | None:
     if cond is None:
         return True
     checks: list[bool | None] = []
-    if cond.request_type_in is not None:
-        checks.append(_label_check(view, lambda lab: lab in cond.request_type_in))
-    if cond.request_type_not_in is not None:
-        checks.append(_label_check(view, lambda lab: lab not in cond.request_type_not_in))
+    if (within := cond.request_type_in) is not None:
+        checks.append(_label_check(view, lambda lab: lab in within))
+    if (outside := cond.request_type_not_in) is not None:
+        checks.append(_label_check(view, lambda lab: lab not in outside))
     if cond.emergency is not None:
         checks.append(_flag_check(view, "emergency.flag", "emergency.needs_review", cond.emergency))
     if cond.hold is not None:
@@ -545,12 +565,10 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
         view.layout = _layout(
             card, lambda: [r for sec in card.sections for it in sec.items for r in _semantic_rules(it.rule, [])]
         )
+    view.card_languages = tuple(card.languages)
     items: list[ItemResult] = []
-    sections: list[SectionResult] = []
-    critical_failed: list[str] = []
-    weighted, weights = 0.0, 0.0
+    critical = {item.id for sec in card.sections for item in sec.items if item.critical}
     for sec in card.sections:
-        got, possible, sec_critical = 0.0, 0.0, False
         for item in sec.items:
             applicable = applies(item.applies_if, view)
             if applicable is False:
@@ -565,31 +583,20 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
             conf = min(r.confidence, 0.8) if applicable is None else r.confidence
             pts = item.points if r.passed else 0.0
             items.append(ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < 0.75, r.evidence))
-            got, possible = got + pts, possible + item.points
-            if item.critical and not r.passed:
-                critical_failed.append(item.id)
-                sec_critical = True
-        if sec_critical and card.critical_fails == "section":
-            got = 0.0
-        sections.append(SectionResult(sec.id, got, possible, (100.0 * got / possible) if possible else None))
-        if possible:
-            weighted += sec.weight * got / possible
-            weights += sec.weight
-    score = sum(s.score for s in sections)
-    max_score = sum(s.max_score for s in sections)
-    percent = 100.0 * weighted / weights if weights else None
-    passed = (
-        percent is not None and percent >= card.pass_percent and not (critical_failed and card.critical_fails == "call")
+    t = totals(
+        (Scored(it.id, it.section, it.answer, it.points, it.max_points, it.id in critical) for it in items),
+        TotalsRules.of_card(card),
+        [sec.id for sec in card.sections],
     )
     return Evaluation(
         scorecard_id=card.id,
         scorecard_version=card.version,
         scorecard_hash=card_hash,
-        score=score,
-        max_score=max_score,
-        percent=percent,
-        passed=passed,
-        critical_failed=tuple(critical_failed),
-        sections=tuple(sections),
+        score=t.score,
+        max_score=t.max_score,
+        percent=t.percent,
+        passed=t.passed,
+        critical_failed=t.critical_failed,
+        sections=t.sections,
         items=tuple(items),
     )

@@ -6,18 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from qa import jsonio
+from qa.resources import scorecard_path
 from qa.scoring.engine import card_applies, evaluate_call
 from qa.scoring.schema import Scorecard
 from qa.types import to_jsonable
 
-DEFAULT_SCORECARD = Path(__file__).resolve().parents[2] / "scorecards" / "311-standard.yaml"
+DEFAULT_SCORECARD = scorecard_path("311-standard.yaml")
 
 
 def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict[str, Any]:
     """The document with ``evaluation`` set (None when the scorecard does not apply to this call)."""
     ev = evaluate_call(doc, card, card_hash) if card_applies(card, doc) else None
     data = to_jsonable(ev) if ev else None
-    if data:
+    if ev is not None and data:
         data["scorecard"] = {"id": ev.scorecard_id, "version": ev.scorecard_version, "hash": ev.scorecard_hash}
         for k in ("scorecard_id", "scorecard_version", "scorecard_hash"):
             data.pop(k)

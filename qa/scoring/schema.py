@@ -7,8 +7,9 @@ critical, may apply only under conditions, and is answered by a rule (or left to
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -25,6 +26,7 @@ class _M(BaseModel):
 
 
 Role = Literal["agent", "caller", "any"]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
 class PhraseRule(_M):
@@ -36,6 +38,15 @@ class PhraseRule(_M):
     phrases: list[str] = Field(min_length=1)
     within_s: float | None = Field(None, gt=0)
     last_s: float | None = Field(None, gt=0, description="Only the last N seconds of the call.")
+    languages: list[Language] | None = Field(
+        None, description="The languages the phrases are written in; None = the scorecard's `languages`."
+    )
+    translations: dict[Language, list[str]] = Field(
+        default_factory=dict, description="The same phrases in other languages, e.g. {es: [...]}."
+    )
+
+    def all_phrases(self) -> list[str]:
+        return [*self.phrases, *(p for ps in self.translations.values() for p in ps)]
 
 
 class ForbiddenRule(_M):
@@ -44,6 +55,15 @@ class ForbiddenRule(_M):
     type: Literal["forbidden"]
     role: Role = "agent"
     phrases: list[str] = Field(min_length=1)
+    languages: list[Language] | None = Field(
+        None, description="The languages the phrases are written in; None = the scorecard's `languages`."
+    )
+    translations: dict[Language, list[str]] = Field(
+        default_factory=dict, description="The same phrases in other languages, e.g. {es: [...]}."
+    )
+
+    def all_phrases(self) -> list[str]:
+        return [*self.phrases, *(p for ps in self.translations.values() for p in ps)]
 
 
 class MetricRule(_M):
@@ -108,9 +128,18 @@ class SemanticRule(_M):
     counter_examples: list[Annotated[str, Field(min_length=2)]] = Field(default_factory=list)
     threshold: float = Field(0.7, gt=0, lt=1)
     review_band: float = Field(0.05, ge=0, lt=0.5)
-    min_words: int = Field(2, ge=1, le=20, description="Shorter sentences never match (\"okay.\", \"yes.\").")
+    min_words: int = Field(2, ge=1, le=20, description='Shorter sentences never match ("okay.", "yes.").')
     within_s: float | None = Field(None, gt=0)
     last_s: float | None = Field(None, gt=0, description="Only the last N seconds of the call.")
+    languages: list[Language] | None = Field(
+        None, description="The languages of the examples; None = the scorecard's `languages`."
+    )
+    unreadable: Literal["review", "no_match"] = Field(
+        "review",
+        description="On turns in a language the rule cannot read: 'review' (the default: a person decides) or "
+        "'no_match' (read as 'no such sentence'; only for a rule that can only take credit away, e.g. under `not`, "
+        "whose ground other rules of the item cover in that language).",
+    )
 
 
 class ManualRule(_M):
@@ -179,6 +208,11 @@ class Scorecard(_M):
     applies_to: AppliesTo = AppliesTo()
     pass_percent: float = Field(80.0, ge=0, le=100)
     critical_fails: Literal["call", "section"] = "call"
+    languages: list[Language] = Field(
+        default_factory=lambda: ["en"],
+        description="The language the phrases and examples are written in. A call (or a role's turns) in another "
+        "language gets `needs_review`, never 'no', on items whose words it cannot check (qa/scoring/language.py).",
+    )
     sections: list[Section] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -203,7 +237,7 @@ def load_scorecard(path: str | Path) -> tuple[Scorecard, str]:
     return card, hashlib.sha256(raw_text.encode()).hexdigest()[:16]
 
 
-def _describe(path: Path, raw: dict, err: dict) -> str:
+def _describe(path: Path, raw: Mapping[str, Any], err: Mapping[str, Any]) -> str:
     """'file: item 'greeting' (section 'opening'), field 'rule.within_s': ... ' from a pydantic error location."""
     loc = list(err["loc"])
     where = ""

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from qa.identifiers import IdentifierError, check_identifier
+from qa.scoring.totals import Scored, TotalsRules, totals
 from qa.store.models import Agent, Analysis, Call, Dispute, EvaluationRow, Review, Team, TurnRow, utcnow
 from qa.store.scrub import strip_document
 
@@ -83,6 +84,9 @@ def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None =
     call.started_at = parse_time(meta.get("started_at"))
     call.request_type, call.request_type_confidence = rt.get("label"), rt.get("confidence")
     call.emergency = bool((doc.get("emergency") or {}).get("flag"))
+    lang = doc.get("language") or {}
+    call.language = lang.get("language")
+    call.languages = ",".join(lang.get("languages") or ()) or None
     call.caller_sentiment_start = (caller.get("start") or {}).get("score")
     call.caller_sentiment_end = (caller.get("end") or {}).get("score")
     call.caller_sentiment_change = caller.get("change")
@@ -191,37 +195,26 @@ def final_evaluation(ev: EvaluationRow, reviews: list[Review], disputes: Mapping
     auto = {k: data.get(k) for k in ("score", "max_score", "percent", "passed", "critical_failed")}
     if not latest:  # nothing overridden: the engine's own totals
         return {**data, "items": items, "automatic": auto, "reviewed": False}
-    critical = [it["id"] for it in items if it.get("critical") and it["answer"] == "no"]
-    by_section: dict[str, list[float]] = {}
-    for it in items:
-        acc = by_section.setdefault(it["section"], [0.0, 0.0, 0.0])
-        acc[0] += it["points"]
-        acc[1] += it["max_points"]
-        acc[2] += 1.0 if it.get("critical") and it["answer"] == "no" else 0.0
-    weights = rules.get("section_weights") or {}
-    weighted = total_w = score = 0.0
-    for sec, (got, possible, crit) in by_section.items():
-        if crit and rules.get("critical_fails") == "section":
-            got = 0.0
-        score += got
-        if possible:
-            w = float(weights.get(sec, 1.0))
-            weighted += w * got / possible
-            total_w += w
-    percent = 100.0 * weighted / total_w if total_w else None
-    passed = (
-        percent is not None
-        and percent >= float(rules.get("pass_percent", 80.0))
-        and not (critical and rules.get("critical_fails", "call") == "call")
+    t = totals(
+        (
+            Scored(it["id"], it["section"], it["answer"], it["points"], it["max_points"], bool(it.get("critical")))
+            for it in items
+        ),
+        TotalsRules.of_dict(rules),
+        [sec["id"] for sec in data.get("sections") or []],
     )
     return {
         **data,
         "items": items,
-        "score": score,
-        "max_score": sum(it["max_points"] for it in items),
-        "percent": percent,
-        "passed": passed,
-        "critical_failed": critical,
+        "score": t.score,
+        "max_score": t.max_score,
+        "percent": t.percent,
+        "passed": t.passed,
+        "critical_failed": list(t.critical_failed),
+        "sections": [
+            {"id": sec.id, "score": sec.score, "max_score": sec.max_score, "percent": sec.percent}
+            for sec in t.sections
+        ],
         "automatic": auto,
         "reviewed": True,
     }

@@ -77,6 +77,8 @@ class Call(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     request_type: Mapped[str | None] = mapped_column(String(100))
     request_type_confidence: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(8))  # the call's main language (en, es; und: not known)
+    languages: Mapped[str | None] = mapped_column(String(40))  # every language spoken, main first: "es,en"
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     caller_sentiment_start: Mapped[float | None] = mapped_column(Float)
     caller_sentiment_end: Mapped[float | None] = mapped_column(Float)
@@ -113,6 +115,7 @@ class Call(Base):
         Index("ix_calls_request_type", "request_type"),
         Index("ix_calls_percent", "percent"),
         Index("ix_calls_needs_review", "needs_review"),
+        Index("ix_calls_language", "language"),
     )
 
 

@@ -193,6 +193,8 @@ def summary(call: Call, released_only: bool = False) -> dict[str, Any]:
         "started_at": call.started_at,
         "duration_s": call.duration_s,
         "request_type": call.request_type,
+        "language": call.language,
+        "languages": call.languages.split(",") if call.languages else [],
         "emergency": call.emergency,
         "caller_sentiment_change": call.caller_sentiment_change,
         "caller_negative": call.caller_negative,

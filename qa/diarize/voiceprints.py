@@ -1,0 +1,175 @@
+"""Agent voiceprints: who the agent is on a mono call, from the voice of their earlier calls.
+
+A voiceprint is the mean L2-normalised speaker embedding of an agent's speech (windows as in
+:mod:`qa.diarize.embedded`), kept with the encoder's name and version: a print made by one encoder is never compared
+with another's. Updating one with a new call is a running mean weighted by seconds of speech.
+
+Voiceprints are biometric personal data. They live in one JSON file (mode 0600) that the CLI manages
+(``qa agents enroll / list / forget``); they never go into a call's JSON, an export or a log: a call records only
+which agent matched, the score and the margin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from qa.diarize.embedded import windows_in
+from qa.diarize.embeddings import HOP_S, Embedder
+from qa.errors import InputError
+from qa.types import Role, SpeakerRole, Speakers, VoiceMatch
+
+MIN_MARGIN = 0.05  # cosine similarity the agent's speaker must lead the other speaker by, for the print to decide
+MIN_SUGGEST = 0.75  # similarity an enrolled agent needs to be suggested for a call with no agent_id
+
+
+@dataclass(frozen=True, slots=True)
+class Voiceprint:
+    agent_id: str
+    encoder: str
+    encoder_version: str
+    vector: tuple[float, ...]
+    seconds: float  # speech it was made from
+    sources: int  # calls or clips
+    updated_at: str
+
+
+def encoder_identity(embedder: Embedder) -> tuple[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return embedder.name, version(embedder.name)
+    except PackageNotFoundError:
+        return embedder.name, "builtin"
+
+
+def voice_of(
+    embedder: Embedder, x: np.ndarray, rate: int, speech: Sequence[tuple[float, float]]
+) -> tuple[np.ndarray, float]:
+    """Mean normalised embedding over the speech regions (seconds), and the seconds of speech used."""
+    speech_arr = np.asarray(speech, dtype=float).reshape(-1, 2)
+    wins = windows_in(speech_arr, 1.5, 0.75)
+    if not wins:
+        raise InputError("not enough speech to make a voiceprint (at least 0.4 s in one stretch)")
+    mask = np.zeros(int(len(x) / rate / HOP_S) + 1, dtype=bool)
+    for s, e in speech_arr:
+        mask[int(s / HOP_S) : int(e / HOP_S)] = True
+    embs = embedder.embed(x, rate, wins, mask)
+    z = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-9)
+    v = z.mean(axis=0)
+    return v / max(float(np.linalg.norm(v)), 1e-9), float((speech_arr[:, 1] - speech_arr[:, 0]).sum())
+
+
+class VoiceprintFile:
+    """The CLI's voiceprint store: one JSON file, readable by its owner only."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Voiceprint]:
+        if not self.path.exists():
+            return {}
+        try:
+            raw = json.loads(self.path.read_text())
+            return {k: Voiceprint(**{**v, "vector": tuple(v["vector"])}) for k, v in raw["agents"].items()}
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"{self.path}: not a voiceprint file ({exc})") from None
+
+    def save(self, prints: Mapping[str, Voiceprint]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"agents": {k: asdict(v) for k, v in sorted(prints.items())}}, fh)
+        os.replace(tmp, self.path)
+
+    def enroll(self, agent_id: str, vector: np.ndarray, seconds: float, encoder: tuple[str, str]) -> Voiceprint:
+        """Add speech to an agent's print (a new print, or a seconds-weighted running mean with the old one)."""
+        prints = self.load()
+        old = prints.get(agent_id)
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        if old is not None and (old.encoder, old.encoder_version) == encoder:
+            v = np.asarray(old.vector) * old.seconds + vector * seconds
+            v = v / max(float(np.linalg.norm(v)), 1e-9)
+            new = replace(old, vector=tuple(map(float, v)), seconds=old.seconds + seconds, sources=old.sources + 1)
+            new = replace(new, updated_at=now)
+        else:  # new agent, or a print from another encoder (not comparable): start again
+            new = Voiceprint(agent_id, *encoder, tuple(map(float, vector)), seconds, 1, now)
+        prints[agent_id] = new
+        self.save(prints)
+        return new
+
+    def forget(self, agent_id: str) -> bool:
+        prints = self.load()
+        if prints.pop(agent_id, None) is None:
+            return False
+        self.save(prints)
+        return True
+
+
+def match(
+    speaker_vectors: Mapping[str, np.ndarray],
+    prints: Mapping[str, Voiceprint],
+    encoder: tuple[str, str],
+    agent_id: str | None,
+) -> VoiceMatch | None:
+    """With ``agent_id``: which speaker is that agent. Without: the best-matching enrolled agent, if any is close."""
+    usable = {k: p for k, p in prints.items() if (p.encoder, p.encoder_version) == encoder}
+    if not speaker_vectors or not usable:
+        return None
+    speakers = sorted(speaker_vectors)
+    if agent_id is not None:
+        if agent_id not in usable:
+            return None
+        candidates = [agent_id]
+    else:
+        candidates = sorted(usable)
+    best: VoiceMatch | None = None
+    for aid in candidates:
+        p = np.asarray(usable[aid].vector)
+        sims = sorted(((float(speaker_vectors[s] @ p), s) for s in speakers), reverse=True)
+        score, spk = sims[0]
+        margin = score - sims[1][0] if len(sims) > 1 else score
+        m = VoiceMatch(aid, spk, round(score, 3), round(margin, 3), agent_id is None)
+        if best is None or m.score > best.score:
+            best = m
+    if best is not None and best.suggested and best.score < MIN_SUGGEST:
+        return None
+    return best
+
+
+def apply_match(speakers: Speakers, found: VoiceMatch | None) -> Speakers:
+    """A known agent's voice decides who the agent is when it leads by ``MIN_MARGIN``; a suggestion changes no role."""
+    if found is None:
+        return speakers
+    speakers = replace(speakers, voice_match=found)
+    if found.suggested or found.margin < MIN_MARGIN:
+        return speakers
+    cue_agent = next((r.speaker for r in speakers.roles if r.role is Role.AGENT), None)
+    cue_conf = max((r.confidence for r in speakers.roles), default=0.0)
+    agree = cue_agent == found.speaker
+    conf = round(max(found.margin, cue_conf) if agree else found.margin, 3)
+    how = f"voiceprint of {found.agent_id} (score {found.score:.2f}, margin {found.margin:.2f}); cues " + (
+        "agree" if agree else "disagree"
+    )
+    role_of = {r.speaker: Role.AGENT if r.speaker == found.speaker else Role.CALLER for r in speakers.roles}
+    roles = tuple(SpeakerRole(r.speaker, role_of[r.speaker], conf, how) for r in speakers.roles)
+    turns = tuple(replace(t, role=role_of.get(t.speaker, t.role)) for t in speakers.turns)
+    return replace(speakers, roles=roles, turns=turns)
+
+
+def speaker_vectors(speakers: Speakers, embedder: Embedder, x: np.ndarray, rate: int) -> dict[str, np.ndarray]:
+    out = {}
+    for spk in sorted({s.speaker for s in speakers.segments}):
+        segs = [(s.start, s.end) for s in speakers.segments if s.speaker == spk]
+        try:
+            out[spk] = voice_of(embedder, x, rate, segs)[0]
+        except InputError:
+            continue
+    return out

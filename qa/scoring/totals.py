@@ -1,0 +1,105 @@
+"""The scorecard's totals rule, in one place: section scores, section weights, the pass mark and critical items.
+
+Used by the engine on automatic answers (``qa/scoring/engine.py``) and by the store on reviewed answers (a reviewer's
+override recomputes the totals: ``qa/store/calls.final_evaluation``), so the two can never drift apart.
+
+- An item counts when its answer is "yes" or "no" (N/A and "needs review" are out of the denominator).
+- A section's percent is its points over its possible points; the call's percent is the weighted mean of the
+  sections that have possible points.
+- A critical item answered "no" fails the call (``critical_fails: call``) or zeroes its section (``section``).
+- The call passes when its percent reaches the pass mark and no critical item failed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qa.types import SectionResult
+
+
+@dataclass(frozen=True, slots=True)
+class TotalsRules:
+    pass_percent: float = 80.0
+    critical_fails: str = "call"  # "call" | "section"
+    section_weights: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of_card(cls, card: Any) -> TotalsRules:
+        return cls(card.pass_percent, card.critical_fails, {s.id: float(s.weight) for s in card.sections})
+
+    @classmethod
+    def of_dict(cls, rules: Mapping[str, Any] | None) -> TotalsRules:
+        """From an evaluation's stored ``rules`` block (older evaluations may lack it: the defaults then)."""
+        rules = rules or {}
+        return cls(
+            float(rules.get("pass_percent", 80.0)),
+            str(rules.get("critical_fails", "call")),
+            {k: float(v) for k, v in (rules.get("section_weights") or {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One item's contribution: its final answer and points."""
+
+    id: str
+    section: str
+    answer: str | None  # "yes" | "no" | "na" | None (needs review)
+    points: float
+    max_points: float
+    critical: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    score: float
+    max_score: float
+    percent: float | None
+    passed: bool
+    critical_failed: tuple[str, ...]
+    sections: tuple[SectionResult, ...]
+
+
+def totals(items: Iterable[Scored], rules: TotalsRules, section_order: Sequence[str] = ()) -> Totals:
+    """The totals of ``items`` under ``rules``; sections come in ``section_order`` (then in order of appearance), and
+    a section with nothing to score is listed with percent None."""
+    items = list(items)
+    order = list(dict.fromkeys([*section_order, *(it.section for it in items)]))
+    got = dict.fromkeys(order, 0.0)
+    possible = dict.fromkeys(order, 0.0)
+    failed_sections: set[str] = set()
+    critical_failed: list[str] = []
+    for it in items:
+        if it.answer not in ("yes", "no"):
+            continue
+        got[it.section] += it.points
+        possible[it.section] += it.max_points
+        if it.critical and it.answer == "no":
+            critical_failed.append(it.id)
+            failed_sections.add(it.section)
+    sections = []
+    weighted = weights = 0.0
+    for sec in order:
+        score = 0.0 if sec in failed_sections and rules.critical_fails == "section" else got[sec]
+        p = possible[sec]
+        sections.append(SectionResult(sec, score, p, (100.0 * score / p) if p else None))
+        if p:
+            w = float(rules.section_weights.get(sec, 1.0))
+            weighted += w * score / p
+            weights += w
+    percent = 100.0 * weighted / weights if weights else None
+    passed = (
+        percent is not None
+        and percent >= rules.pass_percent
+        and not (critical_failed and rules.critical_fails == "call")
+    )
+    return Totals(
+        sum(s.score for s in sections),
+        sum(s.max_score for s in sections),
+        percent,
+        passed,
+        tuple(critical_failed),
+        tuple(sections),
+    )

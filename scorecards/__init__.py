@@ -1,0 +1,1 @@
+"""callqa's scorecards, installed as the package ``callqa_scorecards`` (see qa/resources.py)."""
