@@ -33,12 +33,23 @@ def _store(db: str):
 def import_results(
     results: Annotated[list[Path], typer.Argument(help="Results folders or call JSON files from 'qa process'.")],
     db: DbOpt = DEFAULT_DB,
+    reassign: Annotated[
+        bool,
+        typer.Option(
+            "--reassign",
+            help="Let the documents' metadata move calls already stored (and their agents) to another agent or team.",
+        ),
+    ] = False,
 ) -> None:
-    """Load processed calls into the store. Idempotent: a call already there (same audio) is updated, not doubled."""
+    """Load processed calls into the store. Idempotent: a call already there (same audio) is updated, not doubled.
+    A stored call keeps its agent and team unless --reassign; an evaluation no longer a draft is never rewritten (a
+    changed one becomes a new draft revision); every change to a stored call is in the audit trail."""
     from qa import jsonio
+    from qa.store.audit import Actor
     from qa.store.calls import import_document
 
     store = _store(db)
+    actor = Actor.cli()
     files: list[Path] = []
     for r in results:
         if r.is_dir():
@@ -54,7 +65,7 @@ def import_results(
             doc = jsonio.loads(f.read_bytes())
             audio = _audio_beside(f, doc)
             with store.session() as s:
-                _, created = import_document(s, doc, audio)
+                _, created = import_document(s, doc, audio, actor=actor, action="call.import", reassign=reassign)
             new += created
             updated += not created
         except (OSError, ValueError, KeyError, TypeError) as exc:
