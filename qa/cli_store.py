@@ -227,6 +227,12 @@ def serve(
         int, typer.Option(min=1, max=365, help="Days after release during which an agent may dispute an item.")
     ] = 14,
     max_disputes: Annotated[int, typer.Option(min=1, max=10, help="Disputes an agent may file per item.")] = 1,
+    db_busy_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, max=60, help="Seconds a request waits for a locked database before it is answered 503."
+        ),
+    ] = 2.0,
 ) -> None:
     """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs, served from local files). The access log
     names method, path and status, never the query string (search words are transcript words)."""
@@ -244,13 +250,19 @@ def serve(
     store = _store(db)
     policy = Policy(dt.timedelta(days=dispute_window_days), max_disputes)
     settings = Settings(
-        data_dir=data_dir, max_upload_bytes=max_upload_mb * 2**20, worker=worker, model=model, lifecycle=policy
+        data_dir=data_dir,
+        max_upload_bytes=max_upload_mb * 2**20,
+        worker=worker,
+        model=model,
+        lifecycle=policy,
+        db_busy_timeout_s=db_busy_timeout,
     )
     if workers > 1:
         os.environ["CALLQA_DB"] = db
         os.environ["CALLQA_DATA_DIR"] = str(data_dir)
         os.environ["CALLQA_MAX_UPLOAD_MB"] = str(max_upload_mb)
         os.environ["CALLQA_DISPUTE_WINDOW_DAYS"] = str(dispute_window_days)
+        os.environ["CALLQA_DB_BUSY_TIMEOUT_S"] = str(db_busy_timeout)
         os.environ["CALLQA_MAX_DISPUTES"] = str(max_disputes)
         uvicorn.run(
             "api.factory:app",

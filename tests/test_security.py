@@ -283,6 +283,48 @@ def test_m4_a_locked_database_is_503_and_never_stalls_other_requests(sample_docs
     store.engine.dispose()
 
 
+def test_m4_many_writers_on_a_locked_database_never_stall_reads(tmp_path):
+    """More writes than the thread pool has threads, all waiting for a lock another process holds: reads still answer
+    at once (the API waits 2 s for a lock, not the store's 30 s, and at most ``max_writers`` writes run at a time;
+    the rest are 503 with Retry-After at once)."""
+    db = tmp_path / "qa.db"
+    store = open_store(f"sqlite:///{db}")  # the store's default (long) busy timeout, as `qa serve` opens it
+    admin = add_user(store, "adm", "admin")
+    add_user(store, "target", "reviewer")
+    app = create_app(store, Settings(data_dir=tmp_path / "data", worker=False))
+    lock = sqlite3.connect(db, timeout=0.1)
+    with TestClient(app) as client:
+        assert client.get("/me", headers=h(admin)).status_code == 200
+        lock.execute("BEGIN IMMEDIATE")
+        results = []
+        try:
+            writers = [
+                threading.Thread(
+                    target=lambda: results.append(client.post("/users/target/enable", headers=h(admin)))
+                )
+                for _ in range(60)
+            ]
+            t0 = time.perf_counter()
+            for w in writers:
+                w.start()
+            time.sleep(0.5)
+            t1 = time.perf_counter()
+            me = client.get("/me", headers=h(admin))
+            waited = time.perf_counter() - t1
+            for w in writers:
+                w.join(60)
+            took = time.perf_counter() - t0
+        finally:
+            lock.rollback()
+        assert me.status_code == 200 and waited < 3, waited
+        assert len(results) == 60 and {r.status_code for r in results} == {503}, {r.status_code for r in results}
+        assert all(r.headers["retry-after"] == "5" for r in results)
+        assert took < 15, took
+        assert client.post("/users/target/enable", headers=h(admin)).status_code == 200  # the lock is gone
+    lock.close()
+    store.engine.dispose()
+
+
 def test_m5_search_reads_the_redacted_text_for_roles_that_see_redacted_text(sec):
     client, keys, ids, docs, store = sec
     name = next(e["value"] for e in docs[0]["entities"] if e["type"] == "PERSON").lower()
@@ -307,7 +349,7 @@ def test_m5_migration_fills_the_redacted_search_column_and_releases_existing_eva
         s.add(Review(evaluation_id=ev_id, item_id="greeting", answer="no", comment="c", reviewer_id=uid))
         s.add(Dispute(evaluation_id=ev_id, item_id="closing", agent_user_id=uid, reason="r"))
     before = _counts(store)
-    migrate(store.engine, "-1")  # back to 0001: the new columns are gone
+    migrate(store.engine, "-2")  # back to 0001 (past 0003 and 0002): the new columns are gone
     migrate(store.engine)
     with store.engine.connect() as c:
         red, released = c.execute(text("SELECT search_redacted, released_at FROM calls")).one()

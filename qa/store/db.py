@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -78,6 +78,11 @@ def make_engine(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "checkout")
+        def _default_timeout(dbapi_conn, _record, _proxy):  # noqa: ANN001
+            # a Store with a shorter timeout (the API's) sets its own per transaction; back to the default here
+            dbapi_conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+
         return engine
     if u.get_backend_name() == "postgresql":
         return create_engine(
@@ -128,15 +133,27 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 class Store:
     engine: Engine
     sessions: sessionmaker[Session]
+    busy_timeout_s: float | None = None  # None: the engine's (BUSY_TIMEOUT_S unless opened with another)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def with_busy_timeout(self, seconds: float) -> Store:
+        """The same database (same engine and pool) whose transactions wait at most ``seconds`` for a lock. The API
+        uses a short one, so a locked database is a quick 503 rather than a thread of the pool held for 30 s."""
+        return replace(self, busy_timeout_s=seconds)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed on success, rolled back on any error."""
         with self.sessions.begin() as s:
+            if self.busy_timeout_s is not None:
+                ms = max(1, int(self.busy_timeout_s * 1000))
+                if self.dialect == "sqlite":
+                    s.connection().exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+                elif self.dialect == "postgresql":
+                    s.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
             yield s
 
     def tables(self) -> list[str]:
