@@ -144,11 +144,7 @@ class WriterLimit:
         self.busy = 0  # only touched on the event loop: no lock needed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] in self.SAFE
-            or (scope["method"], scope["path"]) in UPLOAD_ROUTES
-        ):
+        if scope["type"] != "http" or scope["method"] in self.SAFE or (scope["method"], scope["path"]) in UPLOAD_ROUTES:
             await self.app(scope, receive, send)
             return
         if self.busy >= self.limit:

@@ -229,9 +229,7 @@ def serve(
     max_disputes: Annotated[int, typer.Option(min=1, max=10, help="Disputes an agent may file per item.")] = 1,
     db_busy_timeout: Annotated[
         float,
-        typer.Option(
-            min=0.1, max=60, help="Seconds a request waits for a locked database before it is answered 503."
-        ),
+        typer.Option(min=0.1, max=60, help="Seconds a request waits for a locked database before it is answered 503."),
     ] = 2.0,
 ) -> None:
     """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs, served from local files). The access log

@@ -299,9 +299,7 @@ def test_m4_many_writers_on_a_locked_database_never_stall_reads(tmp_path):
         results = []
         try:
             writers = [
-                threading.Thread(
-                    target=lambda: results.append(client.post("/users/target/enable", headers=h(admin)))
-                )
+                threading.Thread(target=lambda: results.append(client.post("/users/target/enable", headers=h(admin))))
                 for _ in range(60)
             ]
             t0 = time.perf_counter()
