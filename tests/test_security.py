@@ -419,6 +419,42 @@ def test_m6_identifiers_with_control_characters_are_refused_everywhere(sec, tmp_
     assert res.exit_code == 2 and "--team: contains a control character (U+000A" in res.output
 
 
+def test_m6_request_type_search_words_surrogates_and_non_characters_are_refused(sec):
+    """request_type and q reached the SQL filter unchecked (NUL: a 500 on PostgreSQL); identifiers took lone
+    surrogates and non-characters; an XLSX cell with U+FFFE/U+FFFF is not valid XML."""
+    import openpyxl
+
+    from qa.exports.reports import _cell_text
+    from qa.identifiers import IdentifierError, check_identifier, check_text
+
+    client, keys, ids, docs, store = sec
+    adm = h(keys["admin"])
+    for params, field in (
+        ({"request_type": "a\x00b"}, "request_type"),
+        ({"request_type": "pot\u202ehole"}, "request_type"),
+        ({"q": "ab\x00"}, "q"),
+        ({"q": "pot\x1bhole"}, "q"),
+        ({"q": "ab\ufffe"}, "q"),
+    ):
+        r = client.get("/calls", params=params, headers=adm)
+        assert r.status_code == 422 and field in r.json()["detail"], (params, r.text)
+    assert client.get("/calls", params={"request_type": "pothole", "q": "my street"}, headers=adm).status_code == 200
+    for bad in ("a\ud800", "a\ufffe", "a\uffff", "a\ufdd0", "a\U000e0000"):
+        with pytest.raises(IdentifierError):
+            check_identifier(bad, "team")
+    for bad in ("note \ud800", "note \uffff"):
+        with pytest.raises(IdentifierError):
+            check_text(bad, "comment")
+    assert _cell_text("a\ufffe\uffffb") == "a\ufffd\ufffdb"
+    with store.session() as s:
+        s.get(Call, ids[0]).queue = "streets\ufffe\uffff"  # got in before validation existed
+    x = client.get("/exports/evaluations.xlsx", headers=adm)
+    assert x.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(x.content))  # valid XML
+    cells = [c.value for row in book.active.iter_rows() for c in row]
+    assert "streets\ufffd\ufffd" in cells
+
+
 def test_m7_keys_expire_rotate_disable_record_last_use_and_bad_keys_are_throttled(sec):
     client, keys, ids, docs, store = sec
     from sqlalchemy import update

@@ -10,7 +10,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 forbids (TAB, LF, CR are fine)
+# what XML 1.0 (and so XLSX) cannot hold: control characters (TAB, LF, CR are fine), lone surrogates (not UTF-8 either)
+# and the non-characters U+FFFE, U+FFFF
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
