@@ -455,6 +455,18 @@ def test_m6_request_type_search_words_surrogates_and_non_characters_are_refused(
     assert "streets\ufffd\ufffd" in cells
 
 
+def test_m6_dollar_signs_in_a_pdf_report_are_text_not_mathtext(sec):
+    """``team=$\\undefinedmacro$`` was a 500: matplotlib parsed the report's title as mathtext. Labels in the table
+    (request types) are data too."""
+    client, keys, ids, docs, store = sec
+    adm = h(keys["admin"])
+    with store.session() as s:
+        s.get(Call, ids[0]).request_type = "$\\frac{$"
+    for params in ({"team": "$\\undefinedmacro$"}, {"team": "east"}, {"agent_id": "$x^$"}):
+        r = client.get("/exports/report.pdf", params=params, headers=adm)
+        assert r.status_code == 200 and r.content[:5] == b"%PDF-", (params, r.text[:200])
+
+
 def test_m7_keys_expire_rotate_disable_record_last_use_and_bad_keys_are_throttled(sec):
     client, keys, ids, docs, store = sec
     from sqlalchemy import update
