@@ -289,11 +289,21 @@ def db_upgrade(db: DbOpt = DEFAULT_DB, revision: Annotated[str, typer.Argument()
 
 
 @db_app.command("downgrade")
-def db_downgrade(db: DbOpt = DEFAULT_DB, revision: Annotated[str, typer.Argument()] = "-1") -> None:
-    """Undo migrations down to REVISION ("-1": one step, "base": everything; data in dropped tables is lost)."""
-    from qa.store.db import make_engine, migrate
+def db_downgrade(
+    db: DbOpt = DEFAULT_DB,
+    revision: Annotated[str, typer.Argument()] = "-1",
+    force: Annotated[
+        bool, typer.Option("--force", help="Downgrade even when that deletes audit rows or evaluation revisions.")
+    ] = False,
+) -> None:
+    """Undo migrations down to REVISION ("-1": one step, "base": everything, or a revision id). Refused when it would
+    delete the audit trail (revision 0002 drops it) or evaluation revisions (0003), unless --force."""
+    from qa.store.db import downgrade, make_engine
 
-    migrate(make_engine(db), revision)
+    try:
+        downgrade(make_engine(db), revision, force)
+    except QAError as exc:
+        _fail(str(exc))
     typer.echo(f"{_safe(db)}: downgraded to {revision}")
 
 

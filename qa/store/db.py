@@ -104,8 +104,8 @@ def alembic_config(url: str):
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade (or with a revision like "-1"/"base", downgrade) the schema on this engine."""
+def migrate(engine: Engine, revision: str = "head", downgrade: bool | None = None) -> None:
+    """Upgrade (or with a revision like "-1"/"base", or ``downgrade=True``, downgrade) the schema on this engine."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
@@ -119,7 +119,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         try:
             with conn.begin():
                 cfg.attributes["connection"] = conn
-                if revision == "head" or not revision.startswith(("-", "base")):
+                if downgrade is None:
+                    downgrade = revision != "head" and revision.startswith(("-", "base"))
+                if not downgrade:
                     command.upgrade(cfg, revision)
                 else:
                     command.downgrade(cfg, revision)
@@ -127,6 +129,58 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+
+
+# What undoing a revision destroys, when the table it names holds rows: (revision, SQL counting them, what is lost).
+DOWNGRADE_LOSSES = (
+    ("0003", "SELECT COUNT(*) FROM evaluations WHERE revision > 1", "evaluation revisions (with their reviews)"),
+    ("0002", "SELECT COUNT(*) FROM audit_log", "rows of the audit trail (the audit_log table is dropped)"),
+)
+
+
+def downgrade_losses(engine: Engine, revision: str) -> list[str]:
+    """What downgrading to ``revision`` ("-N", "base" or a revision id) would delete, in words; [] when nothing. Raises
+    StoreError for a revision that is not below the current one."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]  # base first (the history is linear)
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is None:
+            return []
+        at = chain.index(current)
+        if revision == "base":
+            to = -1
+        elif revision.startswith("-") and revision[1:].isdigit():
+            to = at - int(revision[1:])
+        elif revision in chain:
+            to = chain.index(revision)
+        else:
+            raise StoreError(f"downgrade: unknown revision {revision!r} (use -1, base or one of {', '.join(chain)})")
+        if to < -1 or to >= at:
+            raise StoreError(f"downgrade: {revision!r} is not below the current revision {current}")
+        undone = set(chain[to + 1 : at + 1])
+        out = []
+        for rev, sql, what in DOWNGRADE_LOSSES:
+            if rev in undone:
+                n = conn.exec_driver_sql(sql).scalar() or 0
+                if n:
+                    out.append(f"{n} {what} (revision {rev})")
+        return out
+
+
+def downgrade(engine: Engine, revision: str, force: bool = False) -> None:
+    """Downgrade to ``revision``; refused (StoreError) when that would delete audit rows or evaluation revisions,
+    unless ``force``."""
+    losses = downgrade_losses(engine, revision)
+    if losses and not force:
+        raise StoreError(
+            f"downgrade to {revision} would delete: {'; '.join(losses)}. Export what you need to keep (qa audit "
+            "--format csv) and run again with --force"
+        )
+    migrate(engine, revision, downgrade=True)
 
 
 @dataclass
