@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.permissions import PERMISSIONS, Principal, scope_calls
-from qa.identifiers import pydantic_identifier
+from qa.identifiers import pydantic_identifier, pydantic_search
 from qa.store.audit import Actor
 from qa.store.db import Store
 from qa.store.models import Call
@@ -28,9 +28,17 @@ CallId = Annotated[str, FastAPIPath(pattern=r"^[A-Za-z0-9._-]{1,64}$", descripti
 ItemId = Annotated[str, FastAPIPath(min_length=1, max_length=100), AfterValidator(pydantic_identifier("item_id"))]
 AgentQuery = Annotated[str | None, Query(max_length=100), AfterValidator(pydantic_identifier("agent_id"))]
 TeamQuery = Annotated[str | None, Query(max_length=100), AfterValidator(pydantic_identifier("team"))]
+RequestTypeQuery = Annotated[
+    str | None,
+    Query(max_length=100, description="Request type label."),
+    AfterValidator(pydantic_identifier("request_type")),
+]
+SearchQuery = Annotated[
+    str | None,
+    Query(min_length=2, max_length=200, description="Words in the transcript."),
+    AfterValidator(pydantic_search("q")),
+]
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
-
-
 
 
 def _in_calendar(value: dt.date | None) -> dt.date | None:

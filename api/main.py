@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from api import console, errors
 from api.keys import KeyThrottle, LastUsed
-from api.middleware import BodyLimit, Envelope
+from api.middleware import BodyLimit, Envelope, WriterLimit
 from api.routes import audit, calls, coaching, evaluations, jobs, reports, reviews, users
 from api.uploads import SLACK
 from qa import __version__
@@ -46,6 +46,10 @@ class Settings:
     bad_key_window_s: float = 60.0  # ... within this many seconds: then 429
     session_secret: str | None = None  # signs console sessions; None: CALLQA_SESSION_SECRET or data_dir/console-secret
     session_hours: float = 8.0  # a console sign-in lasts this long
+    # How long a request waits for another writer's database lock before it is answered 503 with Retry-After (the
+    # background worker keeps the store's own, longer timeout).
+    db_busy_timeout_s: float = 2.0
+    max_writers: int = 16  # writing requests at a time (below the 40 threads of the pool); one more is 503 at once
 
 
 def create_app(store: Store, settings: Settings | None = None, pipeline=None) -> FastAPI:
@@ -73,16 +77,18 @@ def create_app(store: Store, settings: Settings | None = None, pipeline=None) ->
         summary="Quality assurance for recorded 311 calls: review, calibration, disputes, coaching, trends, exports.",
         lifespan=lifespan,
     )
-    app.state.store = store
+    app.state.store = store.with_busy_timeout(settings.db_busy_timeout_s)
+    app.state.worker_store = store
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.config_hash = lambda meta: _config_hash(app, meta)
     app.state.key_throttle = KeyThrottle(settings.bad_key_limit, settings.bad_key_window_s)
-    app.state.last_used = LastUsed(store)
+    app.state.last_used = LastUsed(app.state.store)
     for r in ROUTERS:
         app.include_router(r)
     errors.install(app)
     console.mount(app, settings)  # the review console: /login, / and /ui/...
+    app.add_middleware(WriterLimit, limit=settings.max_writers, retry_after_s=errors.RETRY_AFTER_S)
     app.add_middleware(BodyLimit, limit=settings.max_json_bytes, upload_limit=lambda: settings.max_upload_bytes + SLACK)
     app.add_middleware(Envelope)  # added last: outermost
     return app
@@ -114,6 +120,6 @@ def _background_worker(app: FastAPI, stop: threading.Event) -> None:
     try:
         pipeline = _pipeline(app)
         pipeline.load()
-        run_worker(pipeline, app.state.store, load_scorecard(DEFAULT_SCORECARD), stop=stop, poll_s=1.0)
+        run_worker(pipeline, app.state.worker_store, load_scorecard(DEFAULT_SCORECARD), stop=stop, poll_s=1.0)
     except Exception:  # noqa: BLE001 - the API keeps serving; jobs stay queued for a `qa worker`
         log.exception("background worker stopped; queued jobs wait for `qa worker`")

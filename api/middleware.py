@@ -129,3 +129,36 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+class WriterLimit:
+    """At most ``limit`` writing requests (any method but GET/HEAD/OPTIONS; uploads excepted: their database step is
+    short and comes after the body) at a time. One more is answered 503 with Retry-After at once rather than queued
+    for the thread pool, so writers waiting for a locked database never take every thread from readers (``GET /me``
+    and the other reads keep answering). Set the limit below the thread pool's size (40 by default)."""
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, limit: int, retry_after_s: int) -> None:
+        self.app, self.limit, self.retry_after_s = app, limit, retry_after_s
+        self.busy = 0  # only touched on the event loop: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in self.SAFE or (scope["method"], scope["path"]) in UPLOAD_ROUTES:
+            await self.app(scope, receive, send)
+            return
+        if self.busy >= self.limit:
+            log.warning("%d writes in progress: answered 503 to %s %s", self.busy, scope["method"], scope["path"])
+            start, body = _json(
+                503,
+                "the database is busy with other writes: try again shortly",
+                [(b"retry-after", str(self.retry_after_s).encode())],
+            )
+            await send(start)
+            await send(body)
+            return
+        self.busy += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.busy -= 1

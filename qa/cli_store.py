@@ -33,12 +33,23 @@ def _store(db: str):
 def import_results(
     results: Annotated[list[Path], typer.Argument(help="Results folders or call JSON files from 'qa process'.")],
     db: DbOpt = DEFAULT_DB,
+    reassign: Annotated[
+        bool,
+        typer.Option(
+            "--reassign",
+            help="Let the documents' metadata move calls already stored (and their agents) to another agent or team.",
+        ),
+    ] = False,
 ) -> None:
-    """Load processed calls into the store. Idempotent: a call already there (same audio) is updated, not doubled."""
+    """Load processed calls into the store. Idempotent: a call already there (same audio) is updated, not doubled.
+    A stored call keeps its agent and team unless --reassign; an evaluation no longer a draft is never rewritten (a
+    changed one becomes a new draft revision); every change to a stored call is in the audit trail."""
     from qa import jsonio
+    from qa.store.audit import Actor
     from qa.store.calls import import_document
 
     store = _store(db)
+    actor = Actor.cli()
     files: list[Path] = []
     for r in results:
         if r.is_dir():
@@ -54,7 +65,7 @@ def import_results(
             doc = jsonio.loads(f.read_bytes())
             audio = _audio_beside(f, doc)
             with store.session() as s:
-                _, created = import_document(s, doc, audio)
+                _, created = import_document(s, doc, audio, actor=actor, action="call.import", reassign=reassign)
             new += created
             updated += not created
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -216,6 +227,10 @@ def serve(
         int, typer.Option(min=1, max=365, help="Days after release during which an agent may dispute an item.")
     ] = 14,
     max_disputes: Annotated[int, typer.Option(min=1, max=10, help="Disputes an agent may file per item.")] = 1,
+    db_busy_timeout: Annotated[
+        float,
+        typer.Option(min=0.1, max=60, help="Seconds a request waits for a locked database before it is answered 503."),
+    ] = 2.0,
 ) -> None:
     """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs, served from local files) and the review
     console (sign in at /login with the same key; the call list at /). The access log
@@ -234,13 +249,19 @@ def serve(
     store = _store(db)
     policy = Policy(dt.timedelta(days=dispute_window_days), max_disputes)
     settings = Settings(
-        data_dir=data_dir, max_upload_bytes=max_upload_mb * 2**20, worker=worker, model=model, lifecycle=policy
+        data_dir=data_dir,
+        max_upload_bytes=max_upload_mb * 2**20,
+        worker=worker,
+        model=model,
+        lifecycle=policy,
+        db_busy_timeout_s=db_busy_timeout,
     )
     if workers > 1:
         os.environ["CALLQA_DB"] = db
         os.environ["CALLQA_DATA_DIR"] = str(data_dir)
         os.environ["CALLQA_MAX_UPLOAD_MB"] = str(max_upload_mb)
         os.environ["CALLQA_DISPUTE_WINDOW_DAYS"] = str(dispute_window_days)
+        os.environ["CALLQA_DB_BUSY_TIMEOUT_S"] = str(db_busy_timeout)
         os.environ["CALLQA_MAX_DISPUTES"] = str(max_disputes)
         uvicorn.run(
             "api.factory:app",
@@ -269,11 +290,21 @@ def db_upgrade(db: DbOpt = DEFAULT_DB, revision: Annotated[str, typer.Argument()
 
 
 @db_app.command("downgrade")
-def db_downgrade(db: DbOpt = DEFAULT_DB, revision: Annotated[str, typer.Argument()] = "-1") -> None:
-    """Undo migrations down to REVISION ("-1": one step, "base": everything; data in dropped tables is lost)."""
-    from qa.store.db import make_engine, migrate
+def db_downgrade(
+    db: DbOpt = DEFAULT_DB,
+    revision: Annotated[str, typer.Argument()] = "-1",
+    force: Annotated[
+        bool, typer.Option("--force", help="Downgrade even when that deletes audit rows or evaluation revisions.")
+    ] = False,
+) -> None:
+    """Undo migrations down to REVISION ("-1": one step, "base": everything, or a revision id). Refused when it would
+    delete the audit trail (revision 0002 drops it) or evaluation revisions (0004), unless --force."""
+    from qa.store.db import downgrade, make_engine
 
-    migrate(make_engine(db), revision)
+    try:
+        downgrade(make_engine(db), revision, force)
+    except QAError as exc:
+        _fail(str(exc))
     typer.echo(f"{_safe(db)}: downgraded to {revision}")
 
 

@@ -334,3 +334,39 @@ def test_the_trail_outlives_its_objects(store_url, tmp_path):
         audit.record(s, Actor.cli(), "b", "t")
         assert [r.id for r in s.scalars(select(AuditRow).order_by(AuditRow.id))] == [1, 2] and audit.verify(s).ok
     b.engine.dispose()
+
+
+def test_db_downgrade_refuses_to_drop_the_audit_trail_without_force(tmp_path):
+    """Migration 0002's downgrade drops audit_log: `qa db downgrade` refuses while it holds rows, unless --force.
+    (A revision id such as 0001 used to run an *upgrade*: a no-op.)"""
+    from sqlalchemy import inspect
+
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    store = open_store(url)
+    add_user(store, "adm", "admin")  # leaves a user.add row
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditRow)) >= 1
+    store.engine.dispose()
+    runner = CliRunner()
+
+    def tables():
+        eng = open_store(url, upgrade=False).engine
+        names = set(inspect(eng).get_table_names())
+        eng.dispose()
+        return names
+
+    for target in ("base", "0001", "-3"):
+        res = runner.invoke(cli, ["db", "downgrade", "--db", url, "--", target])
+        assert res.exit_code == 2 and "audit" in res.output and "--force" in res.output, res.output
+        assert "audit_log" in tables()
+    for _ in range(2):  # 0004 -> 0003 (no evaluation revisions), 0003 -> 0002 (call languages)
+        res = runner.invoke(cli, ["db", "downgrade", "--db", url])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["db", "downgrade", "--db", url])
+    assert res.exit_code == 2 and "audit" in res.output
+    assert "audit_log" in tables()
+    res = runner.invoke(cli, ["db", "downgrade", "0001", "--force", "--db", url])
+    assert res.exit_code == 0, res.output
+    assert "audit_log" not in tables()
+    res = runner.invoke(cli, ["db", "downgrade", "0004", "--db", url])  # not below the current revision
+    assert res.exit_code == 2 and "not below" in res.output

@@ -109,3 +109,69 @@ def test_the_window_closing_makes_an_evaluation_final(flow, store):
         f"/calls/{cid}/evaluation/items/greeting", json={"answer": "no", "comment": "x"}, headers=h(keys["admin"])
     )
     assert r.status_code == 409 and "final" in r.json()["detail"]
+
+
+def test_a_reimport_never_rewrites_a_released_evaluation_nor_moves_the_call(flow, store, sample_docs):
+    """Re-processing (worker, `qa import`, `qa process --db`) of a call whose evaluation left the draft state: the
+    old evaluation stays as it was, the new one is a draft revision; agent and team stay; an audit row says so."""
+    import copy
+
+    from sqlalchemy import select
+
+    from qa.store import audit
+    from qa.store.calls import import_document
+    from qa.store.models import Agent, AuditRow, Call
+
+    client, keys, cid = flow
+    sup = h(keys["supervisor"])
+    assert client.post(f"/calls/{cid}/evaluation/release", headers=sup).status_code == 200
+    assert client.post(f"/calls/{cid}/evaluation/finalize", headers=sup).status_code == 200
+    with store.session() as s:
+        (old,) = s.scalars(select(EvaluationRow)).all()
+        old_id, old_data, old_percent = old.id, copy.deepcopy(old.data), s.get(Call, cid).percent
+
+    doc = variant(sample_docs["pothole_report"], 1, "B9", "west", "2026-11-02T09:00:00")
+    ev = doc["evaluation"]
+    flipped = ev["items"][0]
+    flipped["answer"] = "no" if flipped["answer"] == "yes" else "yes"
+    ev["score"] = float(ev["score"]) + 1.0  # a different result with the same scorecard
+    worker = audit.Actor(None, "worker:test", "worker")
+    with store.session() as s:
+        import_document(s, doc, actor=worker, action="call.reprocess")
+    with store.session() as s:
+        rows = s.scalars(select(EvaluationRow).order_by(EvaluationRow.id)).all()
+        assert [(r.id, r.state, r.revision, r.current) for r in rows] == [
+            (old_id, "final", 1, False),
+            (rows[1].id, "draft", 2, True),
+        ]
+        assert rows[0].data == old_data and rows[1].data["score"] == ev["score"]
+        call = s.get(Call, cid)
+        assert (call.agent_id, call.team) == ("A1", "east")
+        assert s.get(Agent, "A1").team == "east"
+        assert s.get(Agent, "B9") is None
+        row = s.scalars(select(AuditRow).where(AuditRow.action == "call.reprocess")).one()
+        assert row.actor_name == "worker:test" and row.object_id == cid and row.team == "east"
+        assert row.details["assignment"] == {
+            "before": {"agent_id": "A1", "team": "east"},
+            "metadata": {"agent_id": "B9", "team": "west"},
+            "applied": False,
+        }
+        ch = row.details["evaluation"]
+        assert ch["kept"] == {"id": old_id, "state": "final"} and ch["before"] == old_id and ch["after"] == rows[1].id
+        assert old_percent is not None
+
+    # the same document again: nothing changes, no new row
+    with store.session() as s:
+        import_document(s, doc, actor=worker, action="call.reprocess")
+    with store.session() as s:
+        assert len(s.scalars(select(EvaluationRow)).all()) == 2
+        assert len(s.scalars(select(AuditRow).where(AuditRow.action == "call.reprocess")).all()) == 1
+
+    # an explicit reassignment moves the call (and is recorded)
+    with store.session() as s:
+        import_document(s, doc, actor=worker, action="call.import", reassign=True)
+    with store.session() as s:
+        call = s.get(Call, cid)
+        assert (call.agent_id, call.team) == ("B9", "west")
+        row = s.scalars(select(AuditRow).where(AuditRow.action == "call.import")).one()
+        assert row.details["assignment"]["applied"] is True

@@ -3,6 +3,7 @@ evaluations, reviews, disputes, metrics and the audit trail stay; a re-import ca
 retention policy is not part of the pipeline configuration (so it never changes a call's config hash)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
@@ -110,6 +111,39 @@ def test_erasure_removes_one_calls_personal_data_and_a_reimport_cannot_restore_i
         assert quotes and all(q is None for q in quotes)
         other = s.get(Call, ids[1])
         assert other.search_text and other.erased_at is None  # the others are untouched
+
+
+def test_erasure_and_retention_forget_the_file_name_in_the_call_the_document_jobs_and_the_audit(
+    store, sample_docs, tmp_path
+):
+    """A recording's file name can name the caller (``2125550123-smith.flac``): it went into the erased call's
+    document (``source``) and into the erasure's and retention's audit rows."""
+    from qa.store import audit
+    from qa.store.calls import import_document
+    from qa.store.models import AuditRow, Job
+
+    ids, docs, data, owned, outside = _setup(store, sample_docs, tmp_path)
+    source = str(docs[0]["source"])
+    assert source
+    with store.session() as s:
+        s.add(Job(path=str(owned), meta={}, input_sha256="a" * 64, config_hash="c", call_id=ids[0], status="done"))
+    erase_call(store, ids[0], "request 17", data_dirs=[data])
+    apply(store, RetentionPolicy(audio_days=90, transcripts_days=365), execute=True, data_dirs=[data])
+    with store.session() as s:
+        import_document(s, docs[0], str(owned))  # a re-import brings no name back either
+        import_document(s, docs[2], str(outside))
+    names = {Path(source).name, Path(source).stem, owned.name, outside.name, Path(str(docs[2]["source"])).name}
+    with store.session() as s:
+        for cid in (ids[0], ids[2]):
+            c = s.get(Call, cid)
+            blob = json.dumps([c.source, c.document, c.audio_path])
+            assert not any(n in blob for n in names), (cid, c.source, c.document.get("source"))
+        assert s.get(Call, ids[0]).source == "erased" and s.get(Call, ids[2]).source == "removed"
+        assert s.scalar(select(Job.path).where(Job.call_id == ids[0])) == "removed"
+        rows = [audit.as_dict(r) for r in s.scalars(select(AuditRow))]
+    assert {r["action"] for r in rows} >= {"call.erase", "retention.apply"}
+    trail = json.dumps(rows, default=str)
+    assert not any(n in trail for n in names), trail
 
 
 def test_the_retention_policy_is_not_pipeline_configuration(tmp_path):

@@ -283,6 +283,46 @@ def test_m4_a_locked_database_is_503_and_never_stalls_other_requests(sample_docs
     store.engine.dispose()
 
 
+def test_m4_many_writers_on_a_locked_database_never_stall_reads(tmp_path):
+    """More writes than the thread pool has threads, all waiting for a lock another process holds: reads still answer
+    at once (the API waits 2 s for a lock, not the store's 30 s, and at most ``max_writers`` writes run at a time;
+    the rest are 503 with Retry-After at once)."""
+    db = tmp_path / "qa.db"
+    store = open_store(f"sqlite:///{db}")  # the store's default (long) busy timeout, as `qa serve` opens it
+    admin = add_user(store, "adm", "admin")
+    add_user(store, "target", "reviewer")
+    app = create_app(store, Settings(data_dir=tmp_path / "data", worker=False))
+    lock = sqlite3.connect(db, timeout=0.1)
+    with TestClient(app) as client:
+        assert client.get("/me", headers=h(admin)).status_code == 200
+        lock.execute("BEGIN IMMEDIATE")
+        results = []
+        try:
+            writers = [
+                threading.Thread(target=lambda: results.append(client.post("/users/target/enable", headers=h(admin))))
+                for _ in range(60)
+            ]
+            t0 = time.perf_counter()
+            for w in writers:
+                w.start()
+            time.sleep(0.5)
+            t1 = time.perf_counter()
+            me = client.get("/me", headers=h(admin))
+            waited = time.perf_counter() - t1
+            for w in writers:
+                w.join(60)
+            took = time.perf_counter() - t0
+        finally:
+            lock.rollback()
+        assert me.status_code == 200 and waited < 3, waited
+        assert len(results) == 60 and {r.status_code for r in results} == {503}, {r.status_code for r in results}
+        assert all(r.headers["retry-after"] == "5" for r in results)
+        assert took < 15, took
+        assert client.post("/users/target/enable", headers=h(admin)).status_code == 200  # the lock is gone
+    lock.close()
+    store.engine.dispose()
+
+
 def test_m5_search_reads_the_redacted_text_for_roles_that_see_redacted_text(sec):
     client, keys, ids, docs, store = sec
     name = next(e["value"] for e in docs[0]["entities"] if e["type"] == "PERSON").lower()
@@ -307,7 +347,7 @@ def test_m5_migration_fills_the_redacted_search_column_and_releases_existing_eva
         s.add(Review(evaluation_id=ev_id, item_id="greeting", answer="no", comment="c", reviewer_id=uid))
         s.add(Dispute(evaluation_id=ev_id, item_id="closing", agent_user_id=uid, reason="r"))
     before = _counts(store)
-    migrate(store.engine, "-1")  # back to 0001: the new columns are gone
+    migrate(store.engine, "-3")  # back to 0001 (past 0004, 0003 and 0002): the new columns are gone
     migrate(store.engine)
     with store.engine.connect() as c:
         red, released = c.execute(text("SELECT search_redacted, released_at FROM calls")).one()
@@ -377,6 +417,54 @@ def test_m6_identifiers_with_control_characters_are_refused_everywhere(sec, tmp_
         cli, ["user", "add", "x", "--role", "hr", "--team", "a\nb", "--db", f"sqlite:///{tmp_path}/c.db"]
     )
     assert res.exit_code == 2 and "--team: contains a control character (U+000A" in res.output
+
+
+def test_m6_request_type_search_words_surrogates_and_non_characters_are_refused(sec):
+    """request_type and q reached the SQL filter unchecked (NUL: a 500 on PostgreSQL); identifiers took lone
+    surrogates and non-characters; an XLSX cell with U+FFFE/U+FFFF is not valid XML."""
+    import openpyxl
+
+    from qa.exports.reports import _cell_text
+    from qa.identifiers import IdentifierError, check_identifier, check_text
+
+    client, keys, ids, docs, store = sec
+    adm = h(keys["admin"])
+    for params, field in (
+        ({"request_type": "a\x00b"}, "request_type"),
+        ({"request_type": "pot\u202ehole"}, "request_type"),
+        ({"q": "ab\x00"}, "q"),
+        ({"q": "pot\x1bhole"}, "q"),
+        ({"q": "ab\ufffe"}, "q"),
+    ):
+        r = client.get("/calls", params=params, headers=adm)
+        assert r.status_code == 422 and field in r.json()["detail"], (params, r.text)
+    assert client.get("/calls", params={"request_type": "pothole", "q": "my street"}, headers=adm).status_code == 200
+    for bad in ("a\ud800", "a\ufffe", "a\uffff", "a\ufdd0", "a\U000e0000"):
+        with pytest.raises(IdentifierError):
+            check_identifier(bad, "team")
+    for bad in ("note \ud800", "note \uffff"):
+        with pytest.raises(IdentifierError):
+            check_text(bad, "comment")
+    assert _cell_text("a\ufffe\uffffb") == "a\ufffd\ufffdb"
+    with store.session() as s:
+        s.get(Call, ids[0]).queue = "streets\ufffe\uffff"  # got in before validation existed
+    x = client.get("/exports/evaluations.xlsx", headers=adm)
+    assert x.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(x.content))  # valid XML
+    cells = [c.value for row in book.active.iter_rows() for c in row]
+    assert "streets\ufffd\ufffd" in cells
+
+
+def test_m6_dollar_signs_in_a_pdf_report_are_text_not_mathtext(sec):
+    """``team=$\\undefinedmacro$`` was a 500: matplotlib parsed the report's title as mathtext. Labels in the table
+    (request types) are data too."""
+    client, keys, ids, docs, store = sec
+    adm = h(keys["admin"])
+    with store.session() as s:
+        s.get(Call, ids[0]).request_type = "$\\frac{$"
+    for params in ({"team": "$\\undefinedmacro$"}, {"team": "east"}, {"agent_id": "$x^$"}):
+        r = client.get("/exports/report.pdf", params=params, headers=adm)
+        assert r.status_code == 200 and r.content[:5] == b"%PDF-", (params, r.text[:200])
 
 
 def test_m7_keys_expire_rotate_disable_record_last_use_and_bad_keys_are_throttled(sec):

@@ -165,3 +165,31 @@ def test_cohen_kappa_matches_a_worked_example():
     assert res["items"]["i"]["pair_agreement"] == 1.0 and res["items"]["j"]["pair_agreement"] == 0.0
     assert res["overall"]["percent_agreement"] == 50.0
     assert res["reviewer_vs_automatic"]["r1"]["percent_agreement"] == 100.0
+
+
+def test_downgrading_evaluation_revisions_is_refused_then_keeps_revision_one(store, store_url):
+    """Migration 0004: a later revision of an evaluation (a re-import of a released one) is lost on downgrade, so
+    `downgrade` refuses without force; forced, revision 1 stays and becomes current again."""
+    from sqlalchemy import text
+
+    from qa.store.db import StoreError, downgrade, downgrade_losses
+
+    with store.session() as s:
+        s.add(
+            Call(id="c1", audio_sha256="a" * 64, source="x", duration_s=1.0, channel_layout="mono", config_hash="h",
+                 document={})
+        )  # fmt: skip
+        s.flush()
+        for rev, state, current in ((1, "final", False), (2, "draft", True)):
+            s.add(
+                EvaluationRow(call_id="c1", scorecard_id="s", scorecard_version="1", scorecard_hash="h", revision=rev,
+                              state=state, current=current, auto_score=1.0, auto_percent=50.0, auto_passed=False,
+                              data={})
+            )  # fmt: skip
+    assert downgrade_losses(store.engine, "-1") == ["1 evaluation revisions (with their reviews) (revision 0004)"]
+    with pytest.raises(StoreError, match="--force"):
+        downgrade(store.engine, "-1")
+    downgrade(store.engine, "-1", force=True)
+    with store.engine.connect() as c:
+        assert c.execute(text("SELECT state, current FROM evaluations")).all() == [("final", True)]
+    migrate(store.engine)

@@ -14,7 +14,20 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AgentQuery, CallId, Limit, Moment, Offset, SessionDep, TeamQuery, actor_of, require, visible_call
+from api.deps import (
+    AgentQuery,
+    CallId,
+    Limit,
+    Moment,
+    Offset,
+    RequestTypeQuery,
+    SearchQuery,
+    SessionDep,
+    TeamQuery,
+    actor_of,
+    require,
+    visible_call,
+)
 from api.permissions import Principal, released_only, scope_calls, text_access
 from api.schemas import CallDetail, CallSummary, Page, UploadMeta, UploadOut
 from api.uploads import Received, receive_upload
@@ -143,7 +156,7 @@ def list_calls(
     team: TeamQuery = None,
     start: Annotated[Moment, Query(description="Calls started at or after (ISO 8601).")] = None,
     end: Annotated[Moment, Query(description="Calls started before (ISO 8601).")] = None,
-    request_type: str | None = None,
+    request_type: RequestTypeQuery = None,
     language: Annotated[
         str | None, Query(pattern=r"^[a-z]{2,3}$", description="Calls in which this language was spoken (en, es).")
     ] = None,
@@ -153,7 +166,7 @@ def list_calls(
     caller_negative: Annotated[bool | None, Query(description="The caller was negative at some point.")] = None,
     emergency: bool | None = None,
     needs_review: bool | None = None,
-    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the transcript.")] = None,
+    q: SearchQuery = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:

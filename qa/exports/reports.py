@@ -10,7 +10,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 forbids (TAB, LF, CR are fine)
+# what XML 1.0 (and so XLSX) cannot hold: control characters (TAB, LF, CR are fine), lone surrogates (not UTF-8 either)
+# and the non-characters U+FFFE, U+FFFF
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+# Text in a report comes from the data (team names, request types, item ids): "$...$" must print as it is, never be
+# parsed as mathtext (an unknown macro was a 500) or handed to LaTeX.
+PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
 
 
 def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
@@ -73,7 +80,7 @@ def to_pdf(
     from matplotlib.backends.backend_pdf import PdfPages
 
     buf = io.BytesIO()
-    with PdfPages(buf, metadata={"Title": title, "Creator": "callqa"}) as pdf:
+    with matplotlib.rc_context(PLAIN_TEXT), PdfPages(buf, metadata={"Title": title, "Creator": "callqa"}) as pdf:
         fig = trend_figure(title, subtitle, trend)
         pdf.savefig(fig)
         plt.close(fig)
@@ -111,6 +118,11 @@ def trend_figure(title: str, subtitle: str, trend: dict[str, Any]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    with matplotlib.rc_context(PLAIN_TEXT):  # every Text made here reads text.parse_math when it is created
+        return _trend_figure(plt, title, subtitle, trend)
+
+
+def _trend_figure(plt, title: str, subtitle: str, trend: dict[str, Any]):
     fig = plt.figure(figsize=(8.27, 11.69))  # A4 portrait
     fig.text(0.08, 0.95, title, fontsize=16, weight="bold")
     fig.text(0.08, 0.925, subtitle, fontsize=9, color="#555")

@@ -96,10 +96,17 @@ def analyse(pipeline, job: queue.Claimed, card: tuple | None) -> dict:
 def store_result(store: Store, job: queue.Claimed, doc: dict) -> bool:
     """Store the call and mark the job done in one transaction; False (nothing stored) if the lease was lost."""
     from qa.ingest.transcripts import is_transcript
+    from qa.store.audit import Actor
     from qa.store.calls import import_document
 
     with store.session() as s:
-        import_document(s, doc, audio_path=None if is_transcript(Path(job.path)) else str(Path(job.path).resolve()))
+        import_document(
+            s,
+            doc,
+            audio_path=None if is_transcript(Path(job.path)) else str(Path(job.path).resolve()),
+            actor=Actor(None, f"worker:{job.worker}"[:100], "worker", None),
+            action="call.reprocess",
+        )
         if not queue.finish(s, job, doc["call_id"]):
             s.rollback()
             return False

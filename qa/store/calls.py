@@ -4,6 +4,8 @@ the automatic answers with reviewer overrides applied, both kept."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from qa.identifiers import IdentifierError, check_identifier
 from qa.scoring.totals import Scored, TotalsRules, totals
+from qa.store import audit
 from qa.store.models import Agent, Analysis, Call, Dispute, EvaluationRow, Review, Team, TurnRow, utcnow
 from qa.store.scrub import strip_document
 
+log = logging.getLogger("qa.store")
 STAGE_FIELDS = {  # analyses rows: (stage key in the document's "stages", document field)
     "metrics": ("metrics", "metrics"),
     "request_type": ("nlp.request_type", "request_type"),
@@ -36,23 +40,50 @@ def parse_time(value: str | None) -> dt.datetime | None:
         return None
 
 
-def _ensure_agent(s: Session, agent_id: str | None, team: str | None) -> None:
+def _ensure_agent(s: Session, agent_id: str | None, team: str | None, move: bool) -> str | None:
+    """Create the team and the agent when new. An existing agent changes team only with ``move``; returns the team
+    the agent had before when it differs from ``team`` (moved or not), else None."""
     if team and s.get(Team, team) is None:
         s.add(Team(name=team))
         s.flush()
-    if agent_id:
-        agent = s.get(Agent, agent_id)
-        if agent is None:
-            s.add(Agent(id=agent_id, team=team))
-            s.flush()
-        elif team and agent.team != team:
+    if not agent_id:
+        return None
+    agent = s.get(Agent, agent_id)
+    if agent is None:
+        s.add(Agent(id=agent_id, team=team))
+        s.flush()
+        return None
+    if team and agent.team != team:
+        before = agent.team
+        if move:
             agent.team = team
+        return before or ""
+    return None
 
 
-def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None = None) -> tuple[Call, bool]:
+def _same(a: Any, b: Any) -> bool:
+    """Equal as they read back from a JSON column (tuples are lists, keys are text)."""
+    return json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
+
+
+def import_document(
+    s: Session,
+    doc: Mapping[str, Any],
+    audio_path: str | None = None,
+    actor: audit.Actor | None = None,
+    action: str = "call.import",
+    reassign: bool = False,
+) -> tuple[Call, bool]:
     """Insert or update the call in ``doc`` (a call JSON). Returns (call, created). Re-importing the same document is a
     no-op apart from ``updated_at``; a newer analysis of the same audio replaces the old one, and an evaluation with a
-    new scorecard hash becomes the current one (the old one and its reviews are kept)."""
+    new scorecard hash becomes the current one (the old one and its reviews are kept).
+
+    What a re-import never does silently:
+    - change an evaluation that left the draft state (released, acknowledged, disputed, final): a different
+      evaluation with the same scorecard becomes a new draft revision (current), the old one stays as it was;
+    - move a stored call, or an existing agent, to another agent or team: the stored ones are kept (a warning is
+      logged and the audit row says what the metadata asked for) unless ``reassign``.
+    A re-import that changes a stored call leaves an audit row (``action``, by ``actor``: the worker or CLI)."""
     audio = doc.get("audio") or {}
     sha = audio.get("sha256")
     if not sha or "turns" not in doc:
@@ -64,14 +95,34 @@ def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None =
                 check_identifier(meta[key], f"metadata.{key}")
             except IdentifierError as exc:
                 raise ValueError(str(exc)) from None
-    _ensure_agent(s, meta.get("agent_id"), meta.get("team"))
     call = s.scalar(select(Call).where(Call.audio_sha256 == sha))
     created = call is None
+    agent_id, team = meta.get("agent_id"), meta.get("team")
+    changes: dict[str, Any] = {}
+    if not created:
+        before = {"agent_id": call.agent_id, "team": call.team}
+        asked = {"agent_id": agent_id, "team": team}
+        if asked != before:
+            changes["assignment"] = {"before": before, "metadata": asked, "applied": reassign}
+            if not reassign:
+                log.warning(
+                    "call %s: re-import metadata names agent %r / team %r; keeping %r / %r (reassign to change)",
+                    call.id, agent_id, team, call.agent_id, call.team,
+                )  # fmt: skip
+                agent_id, team = call.agent_id, call.team
+    moved_from = _ensure_agent(s, agent_id, team, move=reassign)
+    if moved_from is not None:
+        changes["agent_team"] = {"agent_id": agent_id, "before": moved_from or None, "metadata": team,
+                                 "applied": reassign}  # fmt: skip
+        if not reassign:
+            log.warning("agent %s is in team %r; the call's metadata says %r (not moved)", agent_id, moved_from, team)
     if created:
         call = Call(id=doc["call_id"], audio_sha256=sha)
         s.add(call)
     elif call.transcript_removed_at is not None:  # retention or erasure removed it: a re-import must not restore it
         doc = strip_document(dict(doc))
+    if not created and not _same(call.document, doc):
+        changes["document"] = "replaced"
     rt = doc.get("request_type") or {}
     caller = (doc.get("sentiment") or {}).get("caller") or {}
     call.source = "erased" if call.erased_at else str(doc.get("source", ""))
@@ -79,7 +130,7 @@ def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None =
         call.audio_path = audio_path or call.audio_path
     call.duration_s = float(audio.get("duration_s") or 0.0)
     call.channel_layout = str(doc.get("channel_layout", ""))
-    call.agent_id, call.team = meta.get("agent_id"), meta.get("team")
+    call.agent_id, call.team = agent_id, team
     call.queue, call.direction = meta.get("queue"), meta.get("direction")
     call.started_at = parse_time(meta.get("started_at"))
     call.request_type, call.request_type_confidence = rt.get("label"), rt.get("confidence")
@@ -125,22 +176,52 @@ def import_document(s: Session, doc: Mapping[str, Any], audio_path: str | None =
 
     ev = doc.get("evaluation")
     if ev:
-        card = ev["scorecard"]
-        row = s.scalar(
-            select(EvaluationRow).where(EvaluationRow.call_id == call.id, EvaluationRow.scorecard_hash == card["hash"])
-        )
-        for other in s.scalars(select(EvaluationRow).where(EvaluationRow.call_id == call.id)):
-            other.current = False
-        if row is None:
-            row = EvaluationRow(call_id=call.id, scorecard_hash=card["hash"])
-            s.add(row)
-        row.scorecard_id, row.scorecard_version, row.current = card["id"], card["version"], True
-        row.auto_score, row.auto_percent, row.auto_passed = ev["score"], ev["percent"], bool(ev["passed"])
-        row.data = dict(ev)
-        s.flush()
+        row, what = _store_evaluation(s, call, ev)
+        if what and not created:
+            changes["evaluation"] = what
         refresh_call_score(s, call, row)
     call.updated_at = utcnow()
+    if any(k not in ("assignment", "agent_team") or v["applied"] for k, v in changes.items()):
+        # a conflict that changed nothing is only logged; with any change it goes in the row too
+        audit.record(
+            s, actor or audit.Actor.cli(), action, "call", call.id, changes, team=call.team, agent_id=call.agent_id
+        )
     return call, created
+
+
+def _store_evaluation(s: Session, call: Call, ev: Mapping[str, Any]) -> tuple[EvaluationRow, dict | None]:
+    """Make ``ev`` the call's current evaluation. Returns the row and what changed (None: nothing). A draft with the
+    same scorecard is updated in place; one that left the draft state is never changed: a different ``ev`` becomes
+    a new draft revision."""
+    card = ev["scorecard"]
+    same_card = select(EvaluationRow).where(
+        EvaluationRow.call_id == call.id, EvaluationRow.scorecard_hash == card["hash"]
+    )
+    row = s.scalar(same_card.order_by(EvaluationRow.revision.desc()).limit(1))
+    before = current_evaluation(s, call.id)
+    what: dict[str, Any] | None
+    if row is not None and _same(row.data, ev):
+        what = None if before is row else {"made_current": row.id}
+    else:
+        if row is not None and row.state == "draft":
+            what = {"updated_draft": row.id}
+        elif row is not None:
+            what = {"new_revision": row.revision + 1, "kept": {"id": row.id, "state": row.state}}
+            row = EvaluationRow(call_id=call.id, scorecard_hash=card["hash"], revision=row.revision + 1)
+        else:
+            what = {"new_scorecard": card["hash"]}
+            row = EvaluationRow(call_id=call.id, scorecard_hash=card["hash"], revision=1)
+        row.scorecard_id, row.scorecard_version = card["id"], card["version"]
+        row.auto_score, row.auto_percent, row.auto_passed = ev["score"], ev["percent"], bool(ev["passed"])
+        row.data, row.state = dict(ev), row.state or "draft"
+        s.add(row)
+    s.flush()
+    for other in s.scalars(select(EvaluationRow).where(EvaluationRow.call_id == call.id)):
+        other.current = other.id == row.id
+    s.flush()
+    if what is not None:
+        what = {**what, "before": before and before.id, "after": row.id}
+    return row, what
 
 
 def current_evaluation(s: Session, call_id: str) -> EvaluationRow | None:
@@ -258,7 +339,7 @@ def store_outcomes(store, outcomes: list) -> list:
                 src = Path(o.source)
                 audio = str(src.resolve()) if src.suffix.lower() in AUDIO_EXTENSIONS and src.is_file() else None
                 with store.session() as s:
-                    import_document(s, doc, audio)
+                    import_document(s, doc, audio, actor=audit.Actor.cli(), action="call.reprocess")
             except (OSError, ValueError, SQLAlchemyError) as exc:
                 o = replace(
                     o, status="failed", message=f"{o.source}: not stored in the database ({type(exc).__name__})"

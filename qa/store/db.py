@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -78,6 +78,11 @@ def make_engine(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "checkout")
+        def _default_timeout(dbapi_conn, _record, _proxy):  # noqa: ANN001
+            # a Store with a shorter timeout (the API's) sets its own per transaction; back to the default here
+            dbapi_conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+
         return engine
     if u.get_backend_name() == "postgresql":
         return create_engine(
@@ -99,8 +104,8 @@ def alembic_config(url: str):
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade (or with a revision like "-1"/"base", downgrade) the schema on this engine."""
+def migrate(engine: Engine, revision: str = "head", downgrade: bool | None = None) -> None:
+    """Upgrade (or with a revision like "-1"/"base", or ``downgrade=True``, downgrade) the schema on this engine."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
@@ -114,7 +119,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         try:
             with conn.begin():
                 cfg.attributes["connection"] = conn
-                if revision == "head" or not revision.startswith(("-", "base")):
+                if downgrade is None:
+                    downgrade = revision != "head" and revision.startswith(("-", "base"))
+                if not downgrade:
                     command.upgrade(cfg, revision)
                 else:
                     command.downgrade(cfg, revision)
@@ -124,19 +131,83 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 conn.commit()
 
 
+# What undoing a revision destroys, when the table it names holds rows: (revision, SQL counting them, what is lost).
+DOWNGRADE_LOSSES = (
+    ("0004", "SELECT COUNT(*) FROM evaluations WHERE revision > 1", "evaluation revisions (with their reviews)"),
+    ("0002", "SELECT COUNT(*) FROM audit_log", "rows of the audit trail (the audit_log table is dropped)"),
+)
+
+
+def downgrade_losses(engine: Engine, revision: str) -> list[str]:
+    """What downgrading to ``revision`` ("-N", "base" or a revision id) would delete, in words; [] when nothing. Raises
+    StoreError for a revision that is not below the current one."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]  # base first (the history is linear)
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is None:
+            return []
+        at = chain.index(current)
+        if revision == "base":
+            to = -1
+        elif revision.startswith("-") and revision[1:].isdigit():
+            to = at - int(revision[1:])
+        elif revision in chain:
+            to = chain.index(revision)
+        else:
+            raise StoreError(f"downgrade: unknown revision {revision!r} (use -1, base or one of {', '.join(chain)})")
+        if to < -1 or to >= at:
+            raise StoreError(f"downgrade: {revision!r} is not below the current revision {current}")
+        undone = set(chain[to + 1 : at + 1])
+        out = []
+        for rev, sql, what in DOWNGRADE_LOSSES:
+            if rev in undone:
+                n = conn.exec_driver_sql(sql).scalar() or 0
+                if n:
+                    out.append(f"{n} {what} (revision {rev})")
+        return out
+
+
+def downgrade(engine: Engine, revision: str, force: bool = False) -> None:
+    """Downgrade to ``revision``; refused (StoreError) when that would delete audit rows or evaluation revisions,
+    unless ``force``."""
+    losses = downgrade_losses(engine, revision)
+    if losses and not force:
+        raise StoreError(
+            f"downgrade to {revision} would delete: {'; '.join(losses)}. Export what you need to keep (qa audit "
+            "--format csv) and run again with --force"
+        )
+    migrate(engine, revision, downgrade=True)
+
+
 @dataclass
 class Store:
     engine: Engine
     sessions: sessionmaker[Session]
+    busy_timeout_s: float | None = None  # None: the engine's (BUSY_TIMEOUT_S unless opened with another)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def with_busy_timeout(self, seconds: float) -> Store:
+        """The same database (same engine and pool) whose transactions wait at most ``seconds`` for a lock. The API
+        uses a short one, so a locked database is a quick 503 rather than a thread of the pool held for 30 s."""
+        return replace(self, busy_timeout_s=seconds)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed on success, rolled back on any error."""
         with self.sessions.begin() as s:
+            if self.busy_timeout_s is not None:
+                ms = max(1, int(self.busy_timeout_s * 1000))
+                if self.dialect == "sqlite":
+                    s.connection().exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+                elif self.dialect == "postgresql":
+                    s.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
             yield s
 
     def tables(self) -> list[str]:

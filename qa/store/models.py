@@ -153,6 +153,8 @@ class EvaluationRow(Base):
     scorecard_id: Mapped[str] = mapped_column(String(100))
     scorecard_version: Mapped[str] = mapped_column(String(50))
     scorecard_hash: Mapped[str] = mapped_column(String(64))
+    # 1, then 2, 3...: a re-import that would change an evaluation no longer a draft stores a new draft revision
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_score: Mapped[float] = mapped_column(Float)
     auto_percent: Mapped[float | None] = mapped_column(Float)
@@ -167,7 +169,9 @@ class EvaluationRow(Base):
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finalized_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finalized_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    __table_args__ = (UniqueConstraint("call_id", "scorecard_hash"),)
+    __table_args__ = (
+        UniqueConstraint("call_id", "scorecard_hash", "revision", name="uq_evaluations_call_hash_revision"),
+    )
 
 
 class Review(Base):

@@ -4,7 +4,8 @@ centre's records need: scores, evaluations, reviews, disputes, metrics and the a
 
 What goes with the transcript: the turn rows (text and redacted text), the document's turns' text and words, the
 redacted turns, the entities, the sentence vectors, the evidence quotes of every evaluation of the call, the
-request-type reason and the emergency cue (both quote the caller), and both search columns. What stays: turn times
+request-type reason and the emergency cue (both quote the caller), both search columns, and the recording's file name
+(the call's and the document's source, the job's path: a file name can name the caller). What stays: turn times
 and roles, metrics, request type and emergency flag, sentiment scores, every answer and score.
 """
 
@@ -18,10 +19,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from qa.store.models import Analysis, Call, EvaluationRow, TurnRow, utcnow
+from qa.store.models import Analysis, Call, EvaluationRow, Job, TurnRow, utcnow
 
 log = logging.getLogger("qa.store")
 TURN_KEEP = ("speaker", "role", "start", "end")
+REMOVED = "removed"  # what stands in for a file name that went with the transcript
 
 
 def strip_evaluation(ev: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +50,8 @@ def strip_document(doc: dict[str, Any]) -> dict[str, Any]:
         d["emergency"]["cue"] = None
     if isinstance(d.get("evaluation"), dict):
         d["evaluation"] = strip_evaluation(d["evaluation"])
+    if d.get("source"):
+        d["source"] = REMOVED  # the recording's file name can name the caller (a phone number, a name)
     d["transcript_removed"] = True
     return d
 
@@ -57,6 +61,10 @@ def strip_transcript(s: Session, call: Call) -> None:
     s.execute(delete(TurnRow).where(TurnRow.call_id == call.id))
     call.document = strip_document(call.document)
     call.search_text = call.search_redacted = ""
+    if call.source != "erased":
+        call.source = REMOVED
+    for job in s.scalars(select(Job).where(Job.call_id == call.id)):
+        job.path, job.error = REMOVED, None  # the upload's path and any message quoting it
     for ev in s.scalars(select(EvaluationRow).where(EvaluationRow.call_id == call.id)):
         ev.data = strip_evaluation(ev.data)
     for a in s.scalars(select(Analysis).where(Analysis.call_id == call.id)):
@@ -78,8 +86,8 @@ def owned(path: Path, data_dirs: list[Path]) -> bool:
 
 def remove_audio(call: Call, data_dirs: list[Path], delete_external: bool) -> dict[str, Any]:
     """Delete the recording the store points to (when callqa owns it, or with ``delete_external``) and forget the
-    path. Returns what happened: ``file`` (the name, for the audit row: paths may name people) and ``path`` (for
-    the operator's report)."""
+    path. Returns what happened: ``audio`` (the outcome, for the audit row: never the file name, which may name the
+    caller) and ``path`` (for the operator's report only)."""
     if not call.audio_path:
         return {"audio": "none"}
     p = Path(call.audio_path)
@@ -92,4 +100,4 @@ def remove_audio(call: Call, data_dirs: list[Path], delete_external: bool) -> di
             outcome = "already gone"
     call.audio_path = None
     call.audio_removed_at = call.audio_removed_at or utcnow()
-    return {"audio": outcome, "file": p.name, "path": str(p)}
+    return {"audio": outcome, "path": str(p)}
