@@ -29,41 +29,35 @@ Role = Literal["agent", "caller", "any"]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
-class PhraseRule(_M):
+class _Phrases(_M):
+    """What phrase and forbidden rules share: who says them, the phrases, their languages and translations."""
+
+    role: Role = "agent"
+    phrases: list[str] = Field(min_length=1)
+    languages: list[Language] | None = Field(
+        None, description="The languages the phrases are written in; None = the scorecard's `languages`."
+    )
+    translations: dict[Language, list[str]] = Field(
+        default_factory=dict, description="The same phrases in other languages, e.g. {es: [...]}."
+    )
+
+    def all_phrases(self) -> list[str]:
+        return [*self.phrases, *(p for ps in self.translations.values() for p in ps)]
+
+
+class PhraseRule(_Phrases):
     """Any of ``phrases`` said by ``role`` (case, punctuation and spoken numbers normalised; words of 5+ letters
     may be off by one letter, for recognition errors), optionally within the first ``within_s`` seconds."""
 
     type: Literal["phrase"]
-    role: Role = "agent"
-    phrases: list[str] = Field(min_length=1)
     within_s: float | None = Field(None, gt=0)
     last_s: float | None = Field(None, gt=0, description="Only the last N seconds of the call.")
-    languages: list[Language] | None = Field(
-        None, description="The languages the phrases are written in; None = the scorecard's `languages`."
-    )
-    translations: dict[Language, list[str]] = Field(
-        default_factory=dict, description="The same phrases in other languages, e.g. {es: [...]}."
-    )
-
-    def all_phrases(self) -> list[str]:
-        return [*self.phrases, *(p for ps in self.translations.values() for p in ps)]
 
 
-class ForbiddenRule(_M):
+class ForbiddenRule(_Phrases):
     """Passes when none of ``phrases`` is said by ``role``."""
 
     type: Literal["forbidden"]
-    role: Role = "agent"
-    phrases: list[str] = Field(min_length=1)
-    languages: list[Language] | None = Field(
-        None, description="The languages the phrases are written in; None = the scorecard's `languages`."
-    )
-    translations: dict[Language, list[str]] = Field(
-        default_factory=dict, description="The same phrases in other languages, e.g. {es: [...]}."
-    )
-
-    def all_phrases(self) -> list[str]:
-        return [*self.phrases, *(p for ps in self.translations.values() for p in ps)]
 
 
 class MetricRule(_M):
