@@ -317,6 +317,9 @@ def test_trends_and_exports(api):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["call_id", "started_at", "agent_id"] and len(rows) == 5 and "greeting" in rows[0]
+    state = rows[0].index("state")  # HR can tell a draft from a released or final evaluation
+    assert {r[state] for r in rows[1:]} <= {"draft", "released", "acknowledged", "disputed", "final"}
+    assert "released" in {r[state] for r in rows[1:]}
     names = {e["value"].lower() for d in docs for e in d["entities"] if e["type"] == "PERSON"}
     words = set(re.findall(r"[a-z]+", r.content.decode().lower()))
     assert names and not names & words  # no personal data in exports

@@ -23,6 +23,7 @@ LIGHT = (defer(Call.document), defer(Call.search_text))  # the big columns a lis
 class EvaluatedCall:
     call: Call
     final: dict[str, Any]
+    state: str = "draft"  # the evaluation's lifecycle state (draft, released, acknowledged, disputed, final)
 
 
 TREND_COLUMNS = (
@@ -63,7 +64,7 @@ def evaluated_calls(s: Session, calls_q: Select, limit: int = 20000) -> list[Eva
     for c in calls:
         e = evs.get(c.id)
         if e is not None:
-            out.append(EvaluatedCall(c, final_evaluation(e, reviews[e.id], disputes[e.id])))
+            out.append(EvaluatedCall(c, final_evaluation(e, reviews[e.id], disputes[e.id]), e.state))
     return out
 
 
@@ -138,6 +139,7 @@ def export_rows(rows: Sequence[EvaluatedCall]) -> tuple[list[str], list[list[Any
         "request_type",
         "scorecard",
         "scorecard_version",
+        "state",
         "score",
         "max_score",
         "percent",
@@ -161,6 +163,7 @@ def export_rows(rows: Sequence[EvaluatedCall]) -> tuple[list[str], list[list[Any
                 c.request_type or "",
                 f["scorecard"]["id"],
                 f["scorecard"]["version"],
+                r.state,
                 f["score"],
                 f["max_score"],
                 None if f["percent"] is None else round(f["percent"], 2),
