@@ -12,6 +12,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from qa import SCHEMA_VERSION
 from qa.asr.whisper import WhisperTranscriber
@@ -40,9 +43,11 @@ from qa.nlp.sentences import embed_sentences
 from qa.nlp.sentiment import VERSION as SENTIMENT_VERSION
 from qa.nlp.sentiment import call_sentiment
 from qa.types import (
+    Audio,
     CallAnalysis,
     CallMetadata,
     ChannelTranscript,
+    Emergency,
     ModelInfo,
     Role,
     SpeakerRole,
@@ -155,12 +160,14 @@ class Pipeline:
             return ""
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
-    def _voiceprints(self, speakers: Speakers, audio, agent_id: str | None) -> Speakers:
+    def _voiceprints(self, speakers: Speakers, audio: Audio, agent_id: str | None) -> Speakers:
         from qa.diarize.voiceprints import VoiceprintFile, apply_match, encoder_identity, match, speaker_vectors
 
-        prints = VoiceprintFile(self.config.diarize.voiceprints).load()
+        path = self.config.diarize.voiceprints
+        prints = VoiceprintFile(path).load() if path else None
         if not prints:
             return speakers
+        assert isinstance(self.embedded, EmbeddedDiarizer)
         embedder = self.embedded.embedder
         embedder.load()
         vectors = speaker_vectors(speakers, embedder, audio.samples[0], audio.sample_rate)
@@ -256,29 +263,32 @@ class Pipeline:
             timings_s=timings,
         )
 
-    def _refine_streets(self, x, tr: ChannelTranscript) -> ChannelTranscript:
+    def _refine_streets(self, x: np.ndarray, tr: ChannelTranscript) -> ChannelTranscript:
         from qa.asr.hotwords import refine_streets
 
         c = self.config
+        if self.gazetteer is None:
+            return tr
+        # the second pass decodes in the channel's own language (asr.language may be a list of allowed ones)
         return refine_streets(
-            self.asr.load(), x, tr, self.gazetteer, language=c.asr.language, beam_size=c.asr.beam_size,
+            self.asr.load(), x, tr, self.gazetteer, language=tr.language or None, beam_size=c.asr.beam_size,
             max_hotwords=c.city.max_hotwords, min_score=c.city.match_min,
         )  # fmt: skip
 
-    def emergency_of(self, turns: tuple[Turn, ...]):
+    def emergency_of(self, turns: tuple[Turn, ...]) -> Emergency:
         """The emergency stage alone (benchmarks, a text typed by a person)."""
         return self.emergency.triage(turns)
 
     def _language(
         self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...] = ()
-    ) -> dict:
+    ) -> dict[str, Any]:
         """The call's language, then sentences, request type, emergency, sentiment, entities and the redacted turns
         (empty when the stage is off). A stage that does not support the call's language says so and sends its
         answer to review (qa/nlp/failsafe.py)."""
         from qa.nlp import failsafe
 
         report = detect_language(turns, transcripts, self.config.asr.fixed_language())
-        out: dict = {
+        out: dict[str, Any] = {
             "language": report,
             "language_warnings": failsafe.warnings(report),
             "request_type": None,

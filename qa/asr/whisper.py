@@ -13,6 +13,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +50,8 @@ class WhisperTranscriber:
         c = self.config
         return _cached_model(c.model, c.device, c.compute_type, c.threads(), c.local_files_only)
 
-    def load(self):
-        """Load (once per process) and return the model."""
+    def load(self) -> Any:
+        """Load (once per process) and return the model (a faster_whisper.WhisperModel)."""
         return self._model()[0]
 
     def info(self) -> ModelInfo:
