@@ -199,6 +199,30 @@ def test_audio_through_the_session_supports_ranges_and_is_audited(console):
 # ------------------------------------------------------------------------------------------------ list filters
 
 
+def test_exports_page_gives_the_apis_files_to_hr_and_nothing_to_agents(console):
+    app, store, keys, ids, docs = console
+    client = TestClient(app)
+    sign_in(client, keys["hr"])
+    assert client.get("/ui/exports").status_code == 200
+    r = client.get("/ui/exports/evaluations.csv", params={"team": "east", "start": "2026-10-01", "end": "2026-12-31"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = r.content.decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("call_id,") and ",state," in rows[0] and len(rows) == 3  # the two east calls
+    text = r.content.decode("utf-8-sig").lower()
+    said = [t["text"].lower() for d in docs for t in d["turns"] if len(t["text"].split()) >= 4]
+    assert said and not [t for t in said if t in text]  # no transcript text in HR's file
+    x = client.get("/ui/exports/evaluations.xlsx", params={"team": "east"})
+    assert x.status_code == 200 and x.content[:2] == b"PK"
+    pdf = client.get("/ui/exports/evaluations.pdf", params={"team": "east", "period": "month"})
+    assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
+    assert client.get("/ui/exports/evaluations.csv", params={"start": "not a day"}).status_code == 422
+    assert client.get("/ui/exports/evaluations.doc").status_code == 404
+    assert audit_actions(store).count("export") == 3  # every file is an audit row, as through the API
+    sign_in(client, keys["agent"])
+    assert client.get("/ui/exports").status_code == 403
+    assert client.get("/ui/exports/evaluations.csv").status_code == 403
+
+
 def test_call_list_filters_and_pages(console, monkeypatch):
     app, store, keys, ids, docs = console
     c = TestClient(app)

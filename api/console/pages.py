@@ -19,10 +19,22 @@ from fastapi.templating import Jinja2Templates
 from pydantic import TypeAdapter, ValidationError
 
 from api.console.session import COOKIE, LOGIN_COOKIE, Session, check_csrf
-from api.deps import AgentQuery, CallId, ItemId, Moment, SessionDep, StoreDep, actor_of, client_address, require
+from api.deps import (
+    AgentQuery,
+    CallId,
+    Day,
+    ItemId,
+    Moment,
+    SessionDep,
+    StoreDep,
+    TeamQuery,
+    actor_of,
+    client_address,
+    require,
+)
 from api.deps import visible_call as _visible_call
 from api.permissions import PERMISSIONS, Principal, released_only, text_access
-from api.routes import calls, evaluations, reviews
+from api.routes import calls, evaluations, reports, reviews
 from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn
 from qa.store import audit
 from qa.store.lifecycle import LifecycleError
@@ -39,6 +51,7 @@ CSP = (
 FLAGS = {"failed": "passed", "needs_review": "needs_review", "emergency": "emergency", "negative": "caller_negative"}
 _call_id, _item_id = TypeAdapter(CallId), TypeAdapter(ItemId)
 _agent, _moment = TypeAdapter(AgentQuery), TypeAdapter(Moment)
+_team, _day = TypeAdapter(TeamQuery), TypeAdapter(Day)
 
 
 class ConsoleError(Exception):
@@ -453,3 +466,54 @@ def dispute_list(request: Request, s: SessionDep):
         raise _fail(exc) from exc
     context = {"me": sess, "rows": result["data"], "count": result["count"], "status": status or ""}
     return page(request, "disputes.html", context)
+
+
+# ------------------------------------------------------------------------------------------------------ exports
+
+
+def _export_args(request: Request) -> dict[str, Any]:
+    """agent_id, team, start, end from the query string, validated as the API validates them (422 otherwise)."""
+    q = request.query_params
+    try:
+        return {
+            "agent_id": _agent.validate_python(q.get("agent_id") or None),
+            "team": _team.validate_python(q.get("team") or None),
+            "start": _day.validate_python(q.get("start") or None),
+            "end": _day.validate_python(q.get("end") or None),
+        }
+    except ValidationError as exc:
+        raise HTTPException(422, "; ".join(f"{e['loc'][-1] if e['loc'] else 'value'}: {e['msg']}" for e in
+                                           exc.errors()) or "bad filter") from None  # fmt: skip
+
+
+@router.get("/ui/exports")
+def exports_page(request: Request):
+    """A period's evaluations as files (HR, supervisors, admins): the API's exports, same scope and audit rows."""
+    sess = signed_in(request)
+    if sess is None:
+        return _to_login()
+    try:
+        require("exports:read")(sess.user)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(exc) from exc
+    return page(request, "exports.html", {"me": sess})
+
+
+@router.get("/ui/exports/evaluations.{fmt}")
+def export_file(fmt: str, request: Request, s: SessionDep):
+    sess = signed_in(request)
+    if sess is None:
+        return _to_login()
+    try:
+        user = require("exports:read")(sess.user)
+        if fmt not in ("csv", "xlsx", "pdf"):
+            raise HTTPException(404, "export formats: csv, xlsx, pdf")
+        args = _export_args(request)
+        if fmt == "pdf":
+            period = request.query_params.get("period") or "week"
+            if period not in ("week", "month"):
+                raise HTTPException(422, "period: week or month")
+            return reports.export_report(s, user, request, period=period, **args)
+        return reports.export_evaluations(fmt, request, s, user, **args)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(exc, "/ui/exports") from exc
