@@ -285,13 +285,29 @@ def _find_all(view: CallView, phrase: tuple[str, ...]) -> dict[int, int]:
     return out
 
 
+_RULE_PHRASES: dict[int, tuple[object, tuple[tuple[str, ...], ...]]] = {}
+
+
+def _rule_phrases(rule: S.PhraseRule | S.ForbiddenRule) -> tuple[tuple[str, ...], ...]:
+    """A rule's phrases (translations included) as normalised tokens, once per rule object."""
+    hit = _RULE_PHRASES.get(id(rule))
+    if hit is None or hit[0] is not rule:
+        if len(_RULE_PHRASES) > 4096:
+            _RULE_PHRASES.clear()
+        hit = _RULE_PHRASES[id(rule)] = (rule, tuple(p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p))
+    return hit[1]
+
+
 def _phrase_hits(view: CallView, rule: S.PhraseRule | S.ForbiddenRule, rule_name: str) -> list[Evidence]:
-    phrases = [p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p]
+    phrases = _rule_phrases(rule)
     view.index()
     within, last = getattr(rule, "within_s", None), getattr(rule, "last_s", None)
     found: dict[int, int] = {}  # turn -> position of the first phrase (in the rule's order) said in it
     lengths: dict[int, int] = {}
+    postings = view.postings
     for p in phrases:
+        if p[0] not in postings:  # its first word is nowhere in the call (most phrases, most calls)
+            continue
         for ti, pos in _find_all(view, p).items():
             if ti in found:
                 continue
