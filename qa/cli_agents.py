@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from qa.errors import QAError
+from qa.errors import InputError, QAError
+from qa.identifiers import check_identifier
 
 agents_app = typer.Typer(
     help="Agent voiceprints (biometric personal data): enroll from calls or a clip, list, forget. Kept in one file "
@@ -65,7 +66,11 @@ def enroll(
     from qa.diarize.voiceprints import VoiceprintFile, encoder_identity, voice_of
     from qa.pipeline import Pipeline
 
-    try:
+    try:  # bad input is refused before any model loads or the file is touched
+        check_identifier(agent_id, "agent_id")
+        missing = [str(p) for p in sources if not p.is_file()]
+        if missing:
+            raise InputError(f"--from: no such file: {', '.join(missing)}")
         cfg = load_config(config).with_overrides({"nlp.enabled": False})
         pipe = Pipeline(cfg)
         embedder = get_embedder(cfg.diarize.embedding)
@@ -110,6 +115,7 @@ def forget(
     from qa.diarize.voiceprints import VoiceprintFile
 
     try:
+        check_identifier(agent_id, "agent_id")
         removed = VoiceprintFile(voiceprints).forget(agent_id)
     except QAError as exc:
         _fail(str(exc))

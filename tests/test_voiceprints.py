@@ -122,3 +122,27 @@ def test_enrolling_changes_the_config_hash_of_calls_that_use_the_prints(tmp_path
     before = pipe.call_config_hash()
     VoiceprintFile(vp).enroll("A-1", _unit(1, 0, 0), 10.0, ENC)
     assert pipe.call_config_hash() != before
+
+
+def test_agents_commands_refuse_bad_input_with_one_message_and_keep_the_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    runner = CliRunner()
+    vp = tmp_path / "prints.json"
+    vp.write_text("{not json")
+    before = vp.read_bytes()
+    res = runner.invoke(app, ["agents", "list", "--voiceprints", str(vp)])
+    assert res.exit_code == 2 and "not a voiceprint file" in res.output
+    res = runner.invoke(app, ["agents", "forget", "A1", "--voiceprints", str(vp)])
+    assert res.exit_code == 2 and "not a voiceprint file" in res.output
+    res = runner.invoke(app, ["agents", "enroll", "A\x001", "--from", str(vp), "--voiceprints", str(vp)])
+    assert res.exit_code == 2 and "agent_id" in res.output
+    nope = str(tmp_path / "nope.flac")
+    res = runner.invoke(app, ["agents", "enroll", "A1", "--from", nope, "--voiceprints", str(vp)])
+    assert res.exit_code == 2 and "no such file" in res.output
+    assert vp.read_bytes() == before  # nothing was rewritten
+    empty = tmp_path / "none.json"
+    res = runner.invoke(app, ["agents", "forget", "A1", "--voiceprints", str(empty)])
+    assert res.exit_code == 2 and "no voiceprint for A1" in res.output and not empty.exists()
