@@ -55,19 +55,11 @@ def _wer_text(text: str, lang: str) -> str:
     import re
 
     from qa.nlp.language import fold_accents
+    from qa.nlp.numbers import with_digits
     from qa.nlp.numbers_es import spoken_numbers
 
     toks = re.findall(r"[\w']+", fold_accents(text).lower())
-    spans = {sp.first: sp for sp in spoken_numbers(toks)}
-    out, i = [], 0
-    while i < len(toks):
-        if i in spans:
-            out.append(spans[i].digits)
-            i = spans[i].last + 1
-        else:
-            out.append(toks[i])
-            i += 1
-    return " ".join(out)
+    return " ".join(with_digits(toks, spoken_numbers(toks)))
 
 
 def run(pipe: Pipeline, card, calls: list[tuple[str, Path, dict, str]], audio: Path | None = None) -> dict:

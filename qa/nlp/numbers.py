@@ -110,18 +110,22 @@ def _digits(words: list[str]) -> str:
     return "".join(out)
 
 
+def with_digits(tokens: list[str], spans: list[NumberSpan]) -> list[str]:
+    """``tokens`` with each span of number words replaced by its digits (one token per number)."""
+    first = {s.first: s for s in spans}
+    out, i = [], 0
+    while i < len(tokens):
+        if i in first:
+            out.append(first[i].digits)
+            i = first[i].last + 1
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
 def normalize_numbers(text: str) -> str:
     """The text with every spoken number written as digits (other words untouched). Punctuation ends a number
     ("three one one, forty one" is 311 and 41) and is then dropped."""
     tokens = WORD.findall(text)
-    spans = {s.first: s for s in spoken_numbers(tokens)}
-    out, i = [], 0
-    while i < len(tokens):
-        if i in spans:
-            out.append(spans[i].digits)
-            i = spans[i].last + 1
-        else:
-            if tokens[i] not in ".,;:!?":
-                out.append(tokens[i])
-            i += 1
-    return " ".join(out)
+    return " ".join(t for t in with_digits(tokens, spoken_numbers(tokens)) if t not in ".,;:!?")

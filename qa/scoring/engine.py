@@ -199,6 +199,7 @@ class CallView:
         self._semantic: tuple[_SemanticLayout, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.layout: _SemanticLayout | None = None  # the scorecard's semantic rules (set by evaluate_call)
         self.card_languages: tuple[str, ...] = ("en",)  # what the scorecard's words are written in
+        self.spoken_by_role: dict[str, frozenset[str]] = {}  # languages said per role (qa/scoring/language.py)
 
     def sentences(self) -> _Sentences | None:
         """The call's sentence block (None when the analysis has none: made before semantic scoring existed)."""

@@ -54,10 +54,9 @@ def gap(rule: S.Rule, view: CallView) -> tuple[str, ...]:
     if getattr(rule, "unreadable", "review") == "no_match":
         return ()
     can = readable(rule, view.doc, view.card_languages)
-    cache = view.__dict__.setdefault("_spoken_by_role", {})
-    said = cache.get(rule.role)
+    said = view.spoken_by_role.get(rule.role)
     if said is None:
-        said = cache[rule.role] = spoken(view.doc, [t.role for t in view.turns], rule.role)
+        said = view.spoken_by_role[rule.role] = spoken(view.doc, [t.role for t in view.turns], rule.role)
     return tuple(sorted(said - (can or frozenset())))
 
 
