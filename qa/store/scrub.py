@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,14 @@ TURN_KEEP = ("speaker", "role", "start", "end")
 REMOVED = "removed"  # what stands in for a file name that went with the transcript
 
 
+def textless(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """Evidence without the words said: no quote, and no matched example either (with its similarity a semantic
+    match's example says nearly word for word what was said). Time, rule and score stay."""
+    return {**evidence, "quote": None} | ({"example": None} if "example" in evidence else {})
+
+
 def strip_evaluation(ev: dict[str, Any]) -> dict[str, Any]:
-    items = []
-    for it in ev.get("items") or []:
-        # a semantic match's example goes too: with its similarity it says nearly word for word what was said
-        evidence = [
-            {**e, "quote": None} | ({"example": None} if "example" in e else {}) for e in it.get("evidence") or []
-        ]
-        items.append({**it, "evidence": evidence})
+    items = [{**it, "evidence": [textless(e) for e in it.get("evidence") or []]} for it in ev.get("items") or []]
     return {**ev, "items": items}
 
 

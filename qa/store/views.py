@@ -21,6 +21,7 @@ from qa.scoring.engine import norm_tokens
 from qa.store.calls import current_evaluation, final_evaluation
 from qa.store.lifecycle import effective_state
 from qa.store.models import Call, Dispute, EvaluationRow, Review
+from qa.store.scrub import textless
 
 _DIGITS = re.compile(r"\d+")
 
@@ -77,8 +78,8 @@ def cut_evaluation(ev: dict[str, Any], doc: Mapping[str, Any], access: TextAcces
     for it in ev["items"]:
         evidence = []
         for e in it.get("evidence") or []:
-            if access is TextAccess.NONE:  # a semantic match's example with its score is nearly the words said
-                evidence.append({**e, "quote": None} | ({"example": None} if "example" in e else {}))
+            if access is TextAccess.NONE:
+                evidence.append(textless(e))
             elif e.get("turn") is not None and e.get("quote"):
                 evidence.append({**e, "quote": redact_quote(e["quote"], marks.get(e["turn"], {}))})
             else:
