@@ -114,12 +114,11 @@ def _config_hash(app: FastAPI, meta: dict) -> str:
 
 def _background_worker(app: FastAPI, stop: threading.Event) -> None:
     from qa.runner.worker import run_worker
-    from qa.scoring.rescore import DEFAULT_SCORECARD
-    from qa.scoring.schema import load_scorecard
+    from qa.scoring.scorer import Scorer
 
     try:
-        pipeline = _pipeline(app)
+        pipeline = _pipeline(app).with_scorer(Scorer.from_file())
         pipeline.load()
-        run_worker(pipeline, app.state.worker_store, load_scorecard(DEFAULT_SCORECARD), stop=stop, poll_s=1.0)
+        run_worker(pipeline, app.state.worker_store, stop=stop, poll_s=1.0)
     except Exception:  # noqa: BLE001 - the API keeps serving; jobs stay queued for a `qa worker`
         log.exception("background worker stopped; queued jobs wait for `qa worker`")

@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from qa.config import PipelineConfig  # noqa: E402
+from qa.document import call_document  # noqa: E402
 from qa.eval.agreement import Agreement, load_key, wilson  # noqa: E402
 from qa.eval.references import parse_script, script_layout, script_webvtt  # noqa: E402
-from qa.exports.call_json import call_document  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.scoring.rescore import DEFAULT_SCORECARD, score_document  # noqa: E402
 from qa.scoring.schema import load_scorecard  # noqa: E402

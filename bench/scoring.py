@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from qa import jsonio  # noqa: E402
 from qa.config import PipelineConfig  # noqa: E402
+from qa.document import call_document  # noqa: E402
 from qa.eval.references import script_webvtt  # noqa: E402
-from qa.exports.call_json import call_document  # noqa: E402
 from qa.nlp.sentences import embed_sentences, pack  # noqa: E402
 from qa.nlp.static_encoder import load_encoder  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa.config import PipelineConfig  # noqa: E402
+from qa.document import call_document  # noqa: E402
 from qa.eval.agreement import Agreement, load_key, norm_answer  # noqa: E402
 from qa.eval.references import script_webvtt  # noqa: E402
-from qa.exports.call_json import call_document  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.scoring.rescore import DEFAULT_SCORECARD, score_document  # noqa: E402
 from qa.scoring.schema import load_scorecard  # noqa: E402

@@ -33,9 +33,8 @@ sys.path.insert(0, str(ROOT))
 from qa.config import PipelineConfig  # noqa: E402
 from qa.manifest import load_manifest  # noqa: E402
 from qa.runner import local  # noqa: E402
-from qa.runner.batch import discover, run_batch  # noqa: E402
-from qa.scoring.rescore import DEFAULT_SCORECARD  # noqa: E402
-from qa.scoring.schema import load_scorecard  # noqa: E402
+from qa.runner.batch import BatchOptions, discover, run_batch  # noqa: E402
+from qa.scoring.scorer import Scorer  # noqa: E402
 
 SAMPLES = ROOT / "samples"
 
@@ -61,21 +60,22 @@ def run_local(model: str, workers: int, threads: int, jobs, out: Path, card) -> 
     cfg = PipelineConfig().with_overrides({"asr.model": model, "asr.cpu_threads": threads})
     if workers == 1:
         t = time.perf_counter()
-        local._init(cfg, threads, True)
+        local._init(cfg, threads, True, card)
         load = time.perf_counter() - t
-        run_batch(local._PIPELINE, jobs[:1], out, ("json",), force=True, progress=False, scorecard=card)  # warm-up
+        run_batch(local._PIPELINE, jobs[:1], out, BatchOptions(force=True), progress=False)  # warm-up
         t = time.perf_counter()
-        run_batch(local._PIPELINE, jobs, out, ("json",), force=True, progress=False, scorecard=card)
+        run_batch(local._PIPELINE, jobs, out, BatchOptions(force=True), progress=False)
         return load, time.perf_counter() - t
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=local._init, initargs=(cfg, threads, True)) as pool:
+    init = (cfg, threads, True, card)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=local._init, initargs=init) as pool:
         t = time.perf_counter()
         pids = {f.result() for f in [pool.submit(_pause, i) for i in range(workers * 2)]}
         load = time.perf_counter() - t
         assert len(pids) == workers, pids
-        wait([pool.submit(local._one, jobs[0], out, ("json",), True, True, card) for _ in range(2 * workers)])  # warm-up
+        wait([pool.submit(local._one, jobs[0], out, BatchOptions(force=True)) for _ in range(2 * workers)])  # warm-up
         t = time.perf_counter()
-        futs = [pool.submit(local._one, j, out, ("json",), True, True, card) for j in jobs]
+        futs = [pool.submit(local._one, j, out, BatchOptions(force=True)) for j in jobs]
         wait(futs)
         for f in futs:
             assert f.result().status == "done", f.result().message
@@ -182,7 +182,7 @@ def main() -> int:
     ap.add_argument("--only-batched", action="store_true", help="only the batched-decoding comparison")
     args = ap.parse_args()
     jobs, audio_s = batch_jobs(args.repeat)
-    card = load_scorecard(DEFAULT_SCORECARD)
+    card = Scorer.from_file()
     print(f"# {len(jobs)} calls, {audio_s / 60:.1f} min of audio; {os.cpu_count()} cores; all stages incl. scoring")
     if args.only_ray:
         print("# (local runner layouts skipped: --only-ray)")

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from qa.config import PipelineConfig  # noqa: E402
+from qa.document import call_document  # noqa: E402
 from qa.eval.agreement import load_key, norm_answer  # noqa: E402
 from qa.eval.references import script_webvtt  # noqa: E402
-from qa.exports.call_json import call_document  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.scoring.engine import evaluate_call  # noqa: E402
 from qa.scoring.schema import Scorecard  # noqa: E402

@@ -118,7 +118,7 @@ def process(
     from qa.ingest.transcripts import is_transcript
     from qa.manifest import load_manifest
     from qa.pipeline import Pipeline
-    from qa.runner.batch import FORMATS, discover, run_batch
+    from qa.runner.batch import FORMATS, BatchOptions, discover, run_batch
 
     formats = [f.strip().lower() for f in fmt.split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMATS]
@@ -145,12 +145,11 @@ def process(
                 f"no recordings found in {', '.join(map(str, inputs))} (extensions: wav, flac, mp3, ogg, m4a, ...; "
                 "--transcripts adds .vtt and .json)"
             )
-        card = None
+        scorer = None
         if score:
-            from qa.scoring.rescore import DEFAULT_SCORECARD
-            from qa.scoring.schema import load_scorecard
+            from qa.scoring.scorer import Scorer
 
-            card = load_scorecard(scorecard or DEFAULT_SCORECARD)
+            scorer = Scorer.from_file(scorecard)
         store = None
         if db:
             from qa.store import open_store
@@ -163,10 +162,11 @@ def process(
 
             workers, cfg = auto_workers(cfg, sum(not is_transcript(j.path) for j in jobs))
         if workers == 1:
-            pipeline = Pipeline(cfg)
+            pipeline = Pipeline(cfg, scorer)
             pipeline.load(audio=audio)
     except QAError as exc:
         _fail(str(exc))
+    options = BatchOptions(tuple(formats), force, redact)
     stored: dict[str, object] = {}  # with --db, each call goes into the database as soon as it is done
     on_outcome = None
     if store is not None:
@@ -180,22 +180,12 @@ def process(
 
         try:
             outcomes = run_parallel(
-                cfg, jobs, out, workers, tuple(formats), force, progress, on_outcome, redact, card, audio
+                cfg, jobs, out, workers, options, scorer, audio, progress=progress, on_outcome=on_outcome
             )
         except QAError as exc:
             _fail(str(exc))
     else:
-        outcomes = run_batch(
-            pipeline,
-            jobs,
-            out,
-            tuple(formats),
-            force=force,
-            progress=progress,
-            on_outcome=on_outcome,
-            redact=redact,
-            scorecard=card,
-        )
+        outcomes = run_batch(pipeline, jobs, out, options, progress=progress, on_outcome=on_outcome)
     outcomes = [stored.get(o.source, o) for o in outcomes]
     done = sum(o.status == "done" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)

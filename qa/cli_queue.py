@@ -13,7 +13,10 @@ from typing import Annotated
 
 import typer
 
-from qa.cli_store import DEFAULT_DB, DbOpt, _fail, _safe, _store
+from qa.cli_common import DEFAULT_DB, DbOpt
+from qa.cli_common import fail as _fail
+from qa.cli_common import open_db as _store
+from qa.cli_common import safe_url as _safe
 from qa.errors import QAError
 
 log = logging.getLogger("qa.worker")
@@ -150,12 +153,10 @@ def worker(
         _spawn(workers)
         return
     from qa.runner.worker import run_worker
-    from qa.scoring.rescore import DEFAULT_SCORECARD
-    from qa.scoring.schema import load_scorecard
+    from qa.scoring.scorer import Scorer
 
     try:
-        card = load_scorecard(scorecard or DEFAULT_SCORECARD)
-        pipeline = _pipeline(model, threads, config)
+        pipeline = _pipeline(model, threads, config).with_scorer(Scorer.from_file(scorecard))
         pipeline.load()
     except QAError as exc:
         _fail(str(exc))
@@ -169,7 +170,7 @@ def worker(
     signal.signal(signal.SIGINT, _stop)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    stats = run_worker(pipeline, store, card, until_empty=until_empty, stop=stop, lease_s=lease, out_dir=out)
+    stats = run_worker(pipeline, store, until_empty=until_empty, stop=stop, lease_s=lease, out_dir=out)
     typer.echo(
         f"worker: {stats.done} done, {stats.failed} failed, {stats.retried} retried, "
         f"{stats.db_pauses} database pause(s), {stats.seconds:.1f} s"

@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
-from qa.cli_store import DEFAULT_DB, DbOpt, _fail, _store
+from qa.cli_common import DEFAULT_DB, DbOpt
+from qa.cli_common import fail as _fail
+from qa.cli_common import open_db as _store
 from qa.errors import QAError
 
 audit_app = typer.Typer(

@@ -9,25 +9,11 @@ from typing import Annotated
 
 import typer
 
+from qa.cli_common import DEFAULT_DB, DbOpt
+from qa.cli_common import fail as _fail
+from qa.cli_common import open_db as _store
+from qa.cli_common import safe_url as _safe
 from qa.errors import QAError
-
-DB_HELP = "Database URL: sqlite:///qa.db (default, one file) or postgresql://user@host/db."
-DbOpt = Annotated[str, typer.Option("--db", envvar="CALLQA_DB", help=DB_HELP)]
-DEFAULT_DB = "sqlite:///qa.db"
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _store(db: str):
-    from qa.store import open_store
-
-    try:
-        return open_store(db)
-    except QAError as exc:
-        _fail(str(exc))
 
 
 def import_results(
@@ -85,17 +71,6 @@ def _audio_beside(json_path: Path, doc: dict) -> str | None:
         if candidate.suffix.lower() in AUDIO_EXTENSIONS and candidate.is_file():
             return str(candidate.resolve())
     return None
-
-
-def _safe(db: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    from qa.store.db import normalize_url
-
-    try:
-        return make_url(normalize_url(db)).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        return "the database"
 
 
 user_app = typer.Typer(

@@ -1,22 +1,29 @@
-"""process_call(): the one path from a recording to a CallAnalysis that every runner (CLI, API, workers) calls.
+"""The one path of a call, top to bottom: every runner (``qa process``, the queue workers, Ray actors, the API's
+background worker) calls ``Pipeline.process`` (a recording) or ``Pipeline.process_transcript`` (an imported
+transcript) and stores what it returns.
 
-Stages: decode -> channel layout -> energy activity -> ASR per channel -> speakers/turns -> metrics. Each model-backed
-stage has a ``load()`` that runs once per process; ``Pipeline`` holds the stages so a worker loads them once and
-processes many calls.
+Stages, in order: decode -> channel layout -> energy activity -> ASR per channel (+ the city's street names) ->
+speakers, turns and roles -> conversation metrics -> language: the call's language, entities and addresses,
+emergency, request type, sentiment, redacted turns, sentence vectors -> the scorecard (``Pipeline.scorer``).
+Which stage fills each step comes from the configuration through the registry (qa/stages.py); each has a ``load()``
+that runs once per process, so a worker loads its models once and processes many calls. The result is a typed
+``CallAnalysis`` (``evaluation`` included); qa/document.py turns it into the stored JSON document.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from qa import SCHEMA_VERSION
+from qa import stages as registry
 from qa.asr.whisper import WhisperTranscriber
 from qa.audio import activity as act
 from qa.audio.decode import load_audio
@@ -26,36 +33,36 @@ from qa.diarize.base import SpeakerBackend
 from qa.diarize.channel_roles import SIDES, decide_channels
 from qa.diarize.channels import ChannelSpeakers
 from qa.diarize.embedded import EmbeddedDiarizer
-from qa.diarize.pyannote_pipeline import PyannoteDiarizer
 from qa.diarize.roles import pin_roles
-from qa.diarize.single import SingleSpeaker
 from qa.errors import AudioDecodeError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import EmergencyTriage
-from qa.nlp.entities import VERSION as ENTITIES_VERSION
-from qa.nlp.entities import find_entities
-from qa.nlp.language import detect_language
-from qa.nlp.language import stage_version as language_version
 from qa.nlp.redact import redact_turns
-from qa.nlp.request_type import MODEL_DIR, RequestTypeClassifier
-from qa.nlp.sentences import VERSION as SENTENCES_VERSION
-from qa.nlp.sentences import embed_sentences
-from qa.nlp.sentiment import VERSION as SENTIMENT_VERSION
-from qa.nlp.sentiment import call_sentiment
+from qa.nlp.request_type import RequestTypeClassifier
+from qa.nlp.stages import EntitiesStage, LanguageStage, SentencesStage, SentimentStage
 from qa.types import (
     Audio,
     CallAnalysis,
     CallMetadata,
     ChannelTranscript,
     Emergency,
+    Entity,
+    LanguageReport,
+    Location,
     ModelInfo,
+    Prediction,
     Role,
+    SentenceVectors,
+    Sentiment,
     SpeakerRole,
     Speakers,
     Turn,
     Warning_,
     Word,
 )
+
+if TYPE_CHECKING:
+    from qa.scoring.scorer import Scorer
 
 log = logging.getLogger("qa.pipeline")
 
@@ -66,21 +73,45 @@ _WARM_UP = (
 DAMAGE_CODES = frozenset({"bad_frames", "duration_mismatch", "truncated"})
 
 
+@dataclass(frozen=True, slots=True)
+class _Language:
+    """What the language stages found (the CallAnalysis fields they fill, and their warnings)."""
+
+    language: LanguageReport
+    warnings: tuple[Warning_, ...]
+    request_type: Prediction | None = None
+    emergency: Emergency | None = None
+    sentiment: Sentiment | None = None
+    entities: tuple[Entity, ...] = ()
+    redacted: tuple[Turn, ...] = ()
+    sentences: SentenceVectors | None = None
+    location: Location | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The CallAnalysis fields (every attribute but the warnings, which join the call's)."""
+        return {f: getattr(self, f) for f in self.__slots__ if f != "warnings"}
+
+
 @dataclass
 class Pipeline:
+    """The stages a configuration chooses (qa/stages.py), built once; ``load()`` loads their models once per process;
+    ``process()`` takes one call from the recording to its evaluation. With no ``scorer`` calls are not scored."""
+
     config: PipelineConfig = field(default_factory=PipelineConfig)
+    scorer: Scorer | None = None
 
     def __post_init__(self) -> None:
-        self.asr = WhisperTranscriber(self.config.asr)
-        self.stereo: SpeakerBackend = ChannelSpeakers(self.config.turns)
-        self.single: SpeakerBackend = SingleSpeaker(self.config.turns)
-        self.embedded: SpeakerBackend = EmbeddedDiarizer(self.config.diarize, self.config.turns)
-        self.pyannote: SpeakerBackend = PyannoteDiarizer(self.config.diarize, self.config.turns)
-        nlp = self.config.nlp
-        self.request_type = RequestTypeClassifier(
-            Path(nlp.request_type_model) if nlp.request_type_model else MODEL_DIR, nlp.review_below
-        )
-        self.emergency = EmergencyTriage()
+        self.slots = registry.chosen(self.config)
+        self.stages = registry.build(self.config, self.slots)
+        st = self.stages
+        self.asr = cast(WhisperTranscriber, st["asr"])
+        self.language = cast(LanguageStage, st["language"])
+        if self.config.nlp.enabled:
+            self.request_type = cast(RequestTypeClassifier, st["request_type"])
+            self.emergency = cast(EmergencyTriage, st["emergency"])
+            self.sentiment = cast(SentimentStage, st["sentiment"])
+            self.entities = cast(EntitiesStage, st["entities"])
+            self.sentences = cast(SentencesStage, st["sentences"])
         self.gazetteer = None
         city = self.config.city
         if city.streets is not None:
@@ -88,53 +119,57 @@ class Pipeline:
 
             self.gazetteer = load_gazetteer(city.streets, city.places)
 
+    def with_scorer(self, scorer: Scorer | None) -> Pipeline:
+        """The same pipeline (the same built and loaded stages) scoring against ``scorer``."""
+        other = copy.copy(self)
+        other.scorer = scorer
+        return other
+
     def load(self, audio: bool = True) -> None:
-        """Load every model this configuration can use, once per process (``audio=False``: only what imported
-        transcripts need, the language stage)."""
-        if audio:
-            self.asr.load()
-            for backend in {
-                id(b): b for b in (self._speaker_backend("mono"), self._speaker_backend("agent-left"))
-            }.values():
-                backend.load()
-        if self.config.nlp.enabled:  # the first spaCy document and VADER's lexicon cost ~0.5 s: pay it here
-            self.request_type.load()
-            self.emergency.load()
+        """Load every model this configuration uses, once per process (``audio=False``: only what imported
+        transcripts need, the language stages)."""
+        for slot in registry.chosen(self.config, audio=audio):
+            self.stages[slot].load()
+        if self.config.nlp.enabled:  # the first spaCy document costs ~0.5 s: pay it here
             self._language(_WARM_UP, {})
 
-    def _mono_backend(self) -> SpeakerBackend:
-        return {"embedded": self.embedded, "pyannote": self.pyannote}.get(self.config.diarize.mono_backend, self.single)
-
     def stage_versions(self) -> dict[str, str]:
-        stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
-        return stages | {"nlp.language": language_version()} | self._nlp_stages()
-
-    def _nlp_stages(self) -> dict[str, str]:
-        if not self.config.nlp.enabled:
-            return {}
-        from qa.nlp.caller_state import MODEL_DIR as CALLER_STATE_DIR
-        from qa.nlp.static_encoder import ENCODER_DIR
-        from qa.resources import manifest
-
-        return {  # from the manifests: computing a job's identity loads no model
-            self.request_type.name: self.request_type.version,
-            self.emergency.name: self.emergency.version,
-            "nlp.sentiment": f"{SENTIMENT_VERSION}-{manifest(CALLER_STATE_DIR)['version']}",
-            "nlp.entities": ENTITIES_VERSION,
-            "nlp.sentences": f"{SENTENCES_VERSION}-{manifest(ENCODER_DIR)['name']}",
-        } | self._city_stages()
+        """Name -> version of every stage this configuration uses (computing it loads no model)."""
+        versions = {st.name: st.version for st in self.stages.values()}
+        return versions | self._city_stages()
 
     def _city_stages(self) -> dict[str, str]:
-        if self.gazetteer is None:
+        if self.gazetteer is None or not self.config.nlp.enabled:
             return {}
         from qa.city.addresses import VERSION as ADDRESSES_VERSION
 
-        stages = {"city.addresses": f"{ADDRESSES_VERSION}-{self.gazetteer.digest}"}
+        versions = {"city.addresses": f"{ADDRESSES_VERSION}-{self.gazetteer.digest}"}
         if self.config.city.hotwords:
             from qa.asr.hotwords import VERSION as HOTWORDS_VERSION
 
-            stages["asr.city_hotwords"] = HOTWORDS_VERSION
-        return stages
+            versions["asr.city_hotwords"] = HOTWORDS_VERSION
+        return versions
+
+    def _language_stages(self) -> dict[str, str]:
+        """The versions of the language stages a call goes through (every call, recording or transcript)."""
+        names = ("language", "request_type", "emergency", "sentiment", "entities", "sentences")
+        versions = {self.stages[n].name: self.stages[n].version for n in names if n in self.stages}
+        return versions | self._city_stages()
+
+    def _scored(self, call: CallAnalysis) -> CallAnalysis:
+        """The last stage: the scorecard's answers (the analysis as it was when there is no scorer)."""
+        if self.scorer is None:
+            return call
+        t = time.perf_counter()
+        evaluation = self.scorer(call)
+        timings = {**call.timings_s, "scoring": time.perf_counter() - t}
+        timings["total"] = call.timings_s.get("total", 0.0) + timings["scoring"]
+        return replace(
+            call,
+            stages={**call.stages, self.scorer.name: self.scorer.version},
+            evaluation=evaluation,
+            timings_s=timings,
+        )
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
         """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
@@ -167,8 +202,9 @@ class Pipeline:
         prints = VoiceprintFile(path).load() if path else None
         if not prints:
             return speakers
-        assert isinstance(self.embedded, EmbeddedDiarizer)
-        embedder = self.embedded.embedder
+        diarizer = self.stages["speakers.voiceprints"]
+        assert isinstance(diarizer, EmbeddedDiarizer)
+        embedder = diarizer.embedder
         embedder.load()
         vectors = speaker_vectors(speakers, embedder, audio.samples[0], audio.sample_rate)
         return apply_match(speakers, match(vectors, prints, encoder_identity(embedder), agent_id))
@@ -206,7 +242,7 @@ class Pipeline:
         for ch in range(audio.n_channels):
             if not activity[ch].active:
                 warnings += (Warning_("silent_channel", f"channel {ch} carries no signal", ch),)
-            tr = self.asr.transcribe(audio.samples[ch], ch, act.as_intervals(activity[ch]))
+            tr = self.asr(audio.samples[ch], ch, act.as_intervals(activity[ch]))
             if self.gazetteer is not None and self.config.city.hotwords:
                 tr = self._refine_streets(audio.samples[ch], tr)
             transcripts.append(tr)
@@ -237,30 +273,27 @@ class Pipeline:
         timings["metrics"] = time.perf_counter() - t
 
         language = self._language(speakers.turns, timings, tuple(transcripts))
-        warnings += language.pop("language_warnings")
+        warnings += language.warnings
         timings["total"] = time.perf_counter() - t0
-        log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
-        return CallAnalysis(
-            schema_version=SCHEMA_VERSION,
-            call_id=call_id,
-            source=str(path),
-            audio=audio.info,
-            channel_layout=layout,
-            metadata=metadata,
-            model=self.asr.info(),
-            stages={
-                self.asr.name: self.asr.version,
-                backend.name: backend.version,
-                "nlp.language": language_version(),
-                **self._nlp_stages(),
-            },
-            config_hash=self.call_config_hash(metadata),
-            transcripts=tuple(transcripts),
-            speakers=speakers,
-            metrics=metrics,
-            **language,
-            warnings=tuple(warnings),
-            timings_s=timings,
+        log.info("call %s analysed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
+        return self._scored(
+            CallAnalysis(
+                schema_version=SCHEMA_VERSION,
+                call_id=call_id,
+                source=str(path),
+                audio=audio.info,
+                channel_layout=layout,
+                metadata=metadata,
+                model=self.asr.info(),
+                stages={self.asr.name: self.asr.version, backend.name: backend.version, **self._language_stages()},
+                config_hash=self.call_config_hash(metadata),
+                transcripts=tuple(transcripts),
+                speakers=speakers,
+                metrics=metrics,
+                **language.fields(),
+                warnings=tuple(warnings),
+                timings_s=timings,
+            )
         )
 
     def _refine_streets(self, x: np.ndarray, tr: ChannelTranscript) -> ChannelTranscript:
@@ -281,49 +314,36 @@ class Pipeline:
 
     def _language(
         self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...] = ()
-    ) -> dict[str, Any]:
-        """The call's language, then sentences, request type, emergency, sentiment, entities and the redacted turns
-        (empty when the stage is off). A stage that does not support the call's language says so and sends its
-        answer to review (qa/nlp/failsafe.py)."""
+    ) -> _Language:
+        """The call's language, then entities and the address, emergency, request type, sentiment, the redacted
+        turns and sentence vectors (only the language when the language stages are off). A stage that does not
+        support the call's language says so and sends its answer to review (qa/nlp/failsafe.py)."""
         from qa.nlp import failsafe
 
-        report = detect_language(turns, transcripts, self.config.asr.fixed_language())
-        out: dict[str, Any] = {
-            "language": report,
-            "language_warnings": failsafe.warnings(report),
-            "request_type": None,
-            "emergency": None,
-            "sentiment": None,
-            "entities": (),
-            "redacted": turns,
-            "sentences": None,
-            "location": None,
-        }
-        if self.config.nlp.enabled:
-            from qa.nlp.caller_state import load_model as load_caller_state
-            from qa.nlp.static_encoder import load_encoder
+        report = self.language(turns, transcripts, self.config.asr.fixed_language())
+        if not self.config.nlp.enabled:
+            return _Language(report, failsafe.warnings(report), redacted=turns)
+        t = time.perf_counter()
+        entities = self.entities(turns, [lang or report.language for lang in report.turns])
+        location = None
+        if self.gazetteer is not None:
+            from qa.city.addresses import match_addresses
 
-            t = time.perf_counter()
-            entities = find_entities(turns, [lang or report.language for lang in report.turns])
-            location = None
-            if self.gazetteer is not None:
-                from qa.city.addresses import match_addresses
-
-                entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min, turns)
-            emergency = failsafe.emergency(self.emergency.triage(turns), report, turns)
-            rt = self.request_type.after_triage(self.request_type.for_call(turns), emergency)
-            out |= {
-                "request_type": failsafe.request_type(rt, report, turns, emergency),
-                "emergency": emergency,
-                "sentiment": failsafe.sentiment(
-                    call_sentiment(turns, emergency.flag, load_caller_state()), report, turns, emergency
-                ),
-                "entities": entities,
-                "redacted": redact_turns(turns, entities),
-                "sentences": embed_sentences(turns, load_encoder()),
-                "location": location,
-            }
-            timings["language"] = time.perf_counter() - t
+            entities, location = match_addresses(entities, self.gazetteer, self.config.city.match_min, turns)
+        emergency = failsafe.emergency(self.emergency(turns), report, turns)
+        rt = self.request_type(turns, emergency)
+        out = _Language(
+            language=report,
+            warnings=failsafe.warnings(report),
+            request_type=failsafe.request_type(rt, report, turns, emergency),
+            emergency=emergency,
+            sentiment=failsafe.sentiment(self.sentiment(turns, emergency.flag), report, turns, emergency),
+            entities=entities,
+            redacted=redact_turns(turns, entities),
+            sentences=self.sentences(turns),
+            location=location,
+        )
+        timings["language"] = time.perf_counter() - t
         return out
 
     def process_transcript(self, path: str | Path, metadata: CallMetadata | None = None) -> CallAnalysis:
@@ -350,39 +370,33 @@ class Pipeline:
         metrics = compute_metrics(speakers, imp.audio.duration_s, self.config.metrics)
         timings["metrics"] = time.perf_counter() - t
         language = self._language(turns, timings)
-        language_warnings = language.pop("language_warnings")
         timings["total"] = time.perf_counter() - t0
-        return CallAnalysis(
-            schema_version=SCHEMA_VERSION,
-            call_id=imp.audio.sha256[:16],
-            source=str(path),
-            audio=imp.audio,
-            channel_layout="transcript",
-            metadata=metadata,
-            model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
-            stages={f"import.{imp.kind}": IMPORT_VERSION, "nlp.language": language_version(), **self._nlp_stages()},
-            config_hash=self.call_config_hash(metadata),
-            transcripts=(),
-            speakers=speakers,
-            metrics=metrics,
-            **language,
-            warnings=imp.warnings + language_warnings,
-            timings_s=timings,
-            input_sha256=imp.input_sha256,
+        return self._scored(
+            CallAnalysis(
+                schema_version=SCHEMA_VERSION,
+                call_id=imp.audio.sha256[:16],
+                source=str(path),
+                audio=imp.audio,
+                channel_layout="transcript",
+                metadata=metadata,
+                model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
+                stages={f"import.{imp.kind}": IMPORT_VERSION, **self._language_stages()},
+                config_hash=self.call_config_hash(metadata),
+                transcripts=(),
+                speakers=speakers,
+                metrics=metrics,
+                **language.fields(),
+                warnings=imp.warnings + language.warnings,
+                timings_s=timings,
+                input_sha256=imp.input_sha256,
+            )
         )
 
     def _speaker_backend(self, layout: str) -> SpeakerBackend:
-        """Two-channel calls split by channel; one-channel calls go to the configured mono backend."""
-        choice = self.config.diarize.backend
-        if choice == "single":
-            return self.single
-        if choice == "embedded":
-            return self.embedded
-        if choice == "pyannote":
-            return self.pyannote
-        if layout == "mono":  # "auto", or "channels" asked for a one-channel call
-            return self._mono_backend()
-        return self.stereo
+        """Two-channel calls go to the two-channel slot (by channel, unless one backend is configured for every
+        call); one-channel calls to the configured mono backend."""
+        slot = "speakers.one_channel" if layout == "mono" else "speakers.two_channel"
+        return self.stages[slot]  # type: ignore[return-value]
 
 
 def _asr_warnings(tr: ChannelTranscript) -> tuple[Warning_, ...]:
@@ -430,5 +444,5 @@ def _merge_metadata(stored: CallMetadata | None, given: CallMetadata | None) -> 
 def process_call(
     path: str | Path, config: PipelineConfig | None = None, metadata: CallMetadata | None = None
 ) -> CallAnalysis:
-    """Convenience: one call with a fresh (cached-model) pipeline."""
+    """Convenience: one call with a fresh (cached-model) pipeline, not scored."""
     return Pipeline(config or PipelineConfig()).process(path, metadata)

@@ -325,6 +325,10 @@ class ItemResult:
     confidence: float
     needs_review: bool
     evidence: tuple[Evidence, ...]
+    # From the scorecard, beside each answer: what a report shows and what an override needs to recompute totals.
+    question: str = ""
+    critical: bool = False
+    points_possible: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +337,30 @@ class SectionResult:
     score: float
     max_score: float
     percent: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TotalsRules:
+    """A scorecard's totals rule (qa/scoring/totals.py applies it): kept with every evaluation, so a reviewer's
+    override recomputes the totals exactly as the scorecard did."""
+
+    pass_percent: float = 80.0
+    critical_fails: str = "call"  # "call" | "section"
+    section_weights: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of_card(cls, card: Any) -> TotalsRules:
+        return cls(float(card.pass_percent), card.critical_fails, {s.id: float(s.weight) for s in card.sections})
+
+    @classmethod
+    def of_dict(cls, rules: Mapping[str, Any] | None) -> TotalsRules:
+        """From an evaluation's stored ``rules`` block (older evaluations may lack it: the defaults then)."""
+        rules = rules or {}
+        return cls(
+            float(rules.get("pass_percent", 80.0)),
+            str(rules.get("critical_fails", "call")),
+            {k: float(v) for k, v in (rules.get("section_weights") or {}).items()},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +375,7 @@ class Evaluation:
     critical_failed: tuple[str, ...]
     sections: tuple[SectionResult, ...]
     items: tuple[ItemResult, ...]
+    rules: TotalsRules = field(default_factory=TotalsRules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +475,9 @@ class CallAnalysis:
     sentences: SentenceVectors | None = None
     location: Location | None = None  # where the request is, checked against the city's street list
     language: LanguageReport | None = None
+    # The scorecard's answers; None when the call was not scored or the scorecard does not apply to it (``stages``
+    # names the scorecard when it was scored).
+    evaluation: Evaluation | None = None
 
     @property
     def turns(self) -> tuple[Turn, ...]:

@@ -131,14 +131,12 @@ def store(store_url):
 @pytest.fixture(scope="session")
 def sample_docs(tiny_pipeline):
     """Three sample calls processed for real (Whisper tiny.en, diarization, language, default scorecard)."""
-    from qa.exports.call_json import call_document
-    from qa.scoring.rescore import DEFAULT_SCORECARD, score_document
-    from qa.scoring.schema import load_scorecard
+    from qa.document import call_document
+    from qa.scoring.scorer import Scorer
     from qa.types import CallMetadata
 
-    card = load_scorecard(DEFAULT_SCORECARD)
-    out = {}
-    for name in ("pothole_report", "angry_caller", "status_followup"):
-        call = tiny_pipeline.process(SAMPLES / f"{name}.flac", CallMetadata())
-        out[name] = score_document(call_document(call), *card)
-    return out
+    pipe = tiny_pipeline.with_scorer(Scorer.from_file())
+    return {
+        name: call_document(pipe.process(SAMPLES / f"{name}.flac", CallMetadata()))
+        for name in ("pothole_report", "angry_caller", "status_followup")
+    }

@@ -373,12 +373,10 @@ def test_uploads_are_checked_and_queued(api, tiny_pipeline):
     assert again["job_id"] == job["job_id"] and not again["created"]  # the same recording is one job
 
     from qa.runner.worker import run_worker
-    from qa.scoring.rescore import DEFAULT_SCORECARD
-    from qa.scoring.schema import load_scorecard
+    from qa.scoring.scorer import Scorer
 
-    stats = run_worker(
-        tiny_pipeline, client.app.state.store, load_scorecard(DEFAULT_SCORECARD), until_empty=True, poll_s=0.05
-    )
+    pipe = tiny_pipeline.with_scorer(Scorer.from_file())
+    stats = run_worker(pipe, client.app.state.store, until_empty=True, poll_s=0.05)
     assert stats.done == 1 and stats.failed == 0
     st = client.get(f"/jobs/{job['job_id']}", headers=rev).json()
     assert st["status"] == "done" and st["call_id"]

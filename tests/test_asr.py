@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import SAMPLES, needs_shared, tone
 
+from qa import intervals as iv
 from qa.eval.references import reference_text, script_layout
 from qa.eval.wer import word_errors
-from qa.metrics import intervals as iv
 from qa.types import Role
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ from qa.city.addresses import match_addresses
 from qa.city.gazetteer import load_gazetteer, parse_street, sound_code
 from qa.city.tickets import check_tickets, load_tickets
 from qa.config import PipelineConfig, load_config
+from qa.document import call_document
 from qa.errors import ConfigError, InputError
-from qa.exports.call_json import call_document
 from qa.exports.open311 import GEOREPORT_FIELDS, call_documents, export_open311, validate_request
 from qa.nlp.entities import find_entities
 from qa.nlp.taxonomy import load_taxonomy

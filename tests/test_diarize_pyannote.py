@@ -20,7 +20,7 @@ def local_pipeline(tmp_path_factory):
 @pytest.mark.slow
 def test_pyannote_backend_produces_the_common_output_types(local_pipeline, tmp_path):
     from qa.config import PipelineConfig
-    from qa.exports.call_json import call_document
+    from qa.document import call_document
     from qa.pipeline import Pipeline
     from qa.types import Role, SpeakerSegment, Turn
 

@@ -126,26 +126,14 @@ def test_webvtt_is_scored_without_asr(tmp_path):
 
 @pytest.mark.slow
 def test_call_json_and_our_vtt_score_like_the_audio(tmp_path, tiny_pipeline):
-    from qa.runner.batch import discover, run_batch
-    from qa.scoring.rescore import DEFAULT_SCORECARD
-    from qa.scoring.schema import load_scorecard
+    from qa.runner.batch import BatchOptions, discover, run_batch
+    from qa.scoring.scorer import Scorer
 
-    card = load_scorecard(DEFAULT_SCORECARD)
+    pipe = tiny_pipeline.with_scorer(Scorer.from_file())
     audio_out = tmp_path / "audio"
-    run_batch(
-        tiny_pipeline,
-        discover([SAMPLES / "angry_caller.flac"]),
-        audio_out,
-        ("json", "vtt"),
-        progress=False,
-        scorecard=card,
-    )
-    run_batch(
-        tiny_pipeline, discover([audio_out / "angry_caller.json"]), tmp_path / "json", progress=False, scorecard=card
-    )
-    run_batch(
-        tiny_pipeline, discover([audio_out / "angry_caller.vtt"]), tmp_path / "vtt", progress=False, scorecard=card
-    )
+    run_batch(pipe, discover([SAMPLES / "angry_caller.flac"]), audio_out, BatchOptions(("vtt",)), progress=False)
+    run_batch(pipe, discover([audio_out / "angry_caller.json"]), tmp_path / "json", progress=False)
+    run_batch(pipe, discover([audio_out / "angry_caller.vtt"]), tmp_path / "vtt", progress=False)
     a = json.loads((audio_out / "angry_caller.json").read_text())
     j = json.loads((tmp_path / "json" / "angry_caller.json").read_text())
     v = json.loads((tmp_path / "vtt" / "angry_caller.json").read_text())
@@ -163,6 +151,6 @@ def test_call_json_and_our_vtt_score_like_the_audio(tmp_path, tiny_pipeline):
     assert [j.path.name for j in jobs] == ["angry_caller.json"]
     from qa.runner.batch import run_one
 
-    out = run_one(tiny_pipeline, jobs[0], audio_out, ("json",), force=True)  # into its own folder: refused
+    out = run_one(pipe, jobs[0], audio_out, BatchOptions(force=True))  # into its own folder: refused
     assert out.status == "failed" and "overwrite" in out.message
     assert json.loads((audio_out / "angry_caller.json").read_text()) == a  # and the input is untouched

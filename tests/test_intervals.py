@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.metrics import intervals as iv
+from qa import intervals as iv
 
 GRID = 0.01
 pairs = st.lists(

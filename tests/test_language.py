@@ -82,7 +82,7 @@ def pipe():
 
 
 def _scored(pipe, script, tmp_path):
-    from qa.exports.call_json import call_document
+    from qa.document import call_document
     from qa.scoring.rescore import DEFAULT_SCORECARD, score_document
     from qa.scoring.schema import load_scorecard
 

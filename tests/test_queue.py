@@ -159,8 +159,7 @@ def test_database_outage_pauses_the_worker(pg_url, tmp_path, tiny_pipeline):
     from sqlalchemy.engine import make_url
 
     from qa.runner.worker import run_worker
-    from qa.scoring.rescore import DEFAULT_SCORECARD
-    from qa.scoring.schema import load_scorecard
+    from qa.scoring.scorer import Scorer
 
     real = make_url(pg_url)
     proxy = Proxy((real.host or "127.0.0.1", real.port or 5432))
@@ -182,9 +181,8 @@ def test_database_outage_pauses_the_worker(pg_url, tmp_path, tiny_pipeline):
 
     def work():
         result["stats"] = run_worker(
-            tiny_pipeline,
+            tiny_pipeline.with_scorer(Scorer.from_file()),
             store,
-            load_scorecard(DEFAULT_SCORECARD),
             until_empty=True,
             stop=stop,
             poll_s=0.05,
@@ -243,7 +241,7 @@ def test_disk_full_on_output_is_a_clear_retried_failure(store, tmp_path, monkeyp
     from qa.pipeline import Pipeline
 
     monkeypatch.setattr(tf, "mkstemp", full)
-    status = process_job(Pipeline(), store, job, None, out_dir=tmp_path / "out")
+    status = process_job(Pipeline(), store, job, out_dir=tmp_path / "out")
     assert status == "queued"  # transient: tried again later
     with store.session() as s:
         j = s.get(Job, job.id)

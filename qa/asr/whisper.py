@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from qa import intervals as iv
 from qa.config import AsrConfig
 from qa.errors import StageError
-from qa.metrics import intervals as iv
 from qa.types import ChannelTranscript, Interval, ModelInfo, VadReport, Word
 
 log = logging.getLogger("qa.asr")
@@ -127,6 +127,10 @@ class WhisperTranscriber:
             clip_timestamps=clips,
             batch_size=self.config.batch_size,
         )
+
+    def __call__(self, x: np.ndarray, channel: int, energy: np.ndarray) -> ChannelTranscript:
+        """The stage's call (qa/stages.py): one channel's words."""
+        return self.transcribe(x, channel, energy)
 
     def transcribe(self, x: np.ndarray, channel: int, energy: np.ndarray) -> ChannelTranscript:
         from faster_whisper.vad import SpeechTimestampsMap, collect_chunks

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from qa import intervals as iv
 from qa.errors import SilentAudioError
-from qa.metrics import intervals as iv
 from qa.types import Audio, ChannelActivity, Interval
 
 FRAME_S = 0.025

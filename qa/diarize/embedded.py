@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from qa import intervals as iv
 from qa.audio.activity import as_intervals
 from qa.config import DiarizeConfig, TurnsConfig
 from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
 from qa.diarize.parties import settle_parties
 from qa.diarize.turns import attribute
-from qa.metrics import intervals as iv
 from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, Speakers, SpeakerSegment
 
 

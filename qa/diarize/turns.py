@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qa.metrics import intervals as iv
+from qa import intervals as iv
 from qa.types import Role, SpeakerSegment, Turn, Word
 
 

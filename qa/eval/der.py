@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.metrics import intervals as iv
+from qa import intervals as iv
 from qa.types import SpeakerSegment
 
 

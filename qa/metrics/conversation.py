@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from qa import intervals as iv
 from qa.config import MetricsConfig
-from qa.metrics import intervals as iv
 from qa.types import Interruption, Metrics, Role, Silence, Speakers, SpeakerSegment, Turn
 
 

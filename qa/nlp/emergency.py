@@ -164,6 +164,9 @@ class EmergencyTriage:
         model, _ = _load(str(self.model_dir))
         model["flag"].predict_proba(["warm up"])
 
+    def __call__(self, turns: Sequence[Turn]) -> Emergency:
+        return self.triage(turns)
+
     def triage(self, turns: Sequence[Turn]) -> Emergency:
         cands = caller_sentences(turns)
         for c in cands:

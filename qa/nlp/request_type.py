@@ -84,6 +84,10 @@ class RequestTypeClassifier:
         reason = f"the caller described an emergency ({emergency.category}): it belongs with 911"
         return Prediction("other", max(pred.confidence, 0.9), alts[: len(pred.alternatives)], False, pred.model, reason)
 
+    def __call__(self, turns: tuple[Turn, ...], emergency: Emergency | None = None) -> Prediction:
+        """The stage's call: the call's request type, after the emergency triage's answer."""
+        return self.after_triage(self.for_call(turns), emergency)
+
     def for_call(self, turns: tuple[Turn, ...]) -> Prediction:
         """Reads the caller's turns; with no caller identified, everything that was said (then the follow-up rule is
         off: an agent asking for "the request number" does not make a call a follow-up)."""

@@ -7,23 +7,21 @@ For every input a batch leaves exactly one of: ``<name>.json`` (+ the other requ
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa import jsonio
 from qa.audio.decode import AUDIO_EXTENSIONS, file_sha256
+from qa.document import call_document, error_document
 from qa.errors import InputError, OutputError, QAError
-from qa.exports.call_json import call_document, error_document
 from qa.exports.rttm import to_rttm
 from qa.exports.subtitles import to_srt, to_vtt
+from qa.files import write_atomic
 from qa.ingest.transcripts import TRANSCRIPT_EXTENSIONS, is_transcript
 from qa.manifest import Manifest
 from qa.metrics.conversation import party_labels
 from qa.pipeline import Pipeline
-from qa.scoring.rescore import score_document
 from qa.types import CallAnalysis, CallMetadata
 
 log = logging.getLogger("qa.runner")
@@ -85,23 +83,6 @@ def discover(inputs: Sequence[str | Path], manifest: Manifest | None = None, tra
     return unique
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(text.encode("utf-8") if isinstance(text, str) else text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 def redacted_audio(call: CallAnalysis, tone_hz: float | None = None) -> bytes:
     """The recording (16 kHz, 16-bit WAV, channels kept) with every personal-data span silenced or toned out."""
     import io
@@ -153,23 +134,28 @@ def is_current(job: Job, out_dir: Path, formats: Iterable[str], config_hash: str
     return None
 
 
-def run_one(
-    pipeline: Pipeline,
-    job: Job,
-    out_dir: Path,
-    formats: Sequence[str],
-    force: bool,
-    redact: bool = True,
-    scorecard: tuple | None = None,
-) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How a batch writes its results: the formats beside the JSON, whether to redo up-to-date calls, whether the
+    subtitle and audio outputs are redacted."""
+
+    formats: tuple[str, ...] = ()
+    force: bool = False
+    redact: bool = True
+
+
+def run_one(pipeline: Pipeline, job: Job, out_dir: Path, options: BatchOptions = BatchOptions()) -> Outcome:
+    """Process one call (scored when the pipeline has a scorer) and write its files; never raises for a bad call."""
+    formats = tuple(f for f in options.formats if f != "json")
     json_path = out_dir / job.out_stem.with_suffix(".json")
     err_path = out_dir / job.out_stem.with_suffix(".error.json")
     config_hash = pipeline.call_config_hash(job.metadata)
-    if not force and (cid := is_current(job, out_dir, ("json", *formats), config_hash)):
-        if scorecard is not None:  # a changed scorecard re-scores the stored analysis; no model runs again
+    scorer = pipeline.scorer
+    if not options.force and (cid := is_current(job, out_dir, ("json", *formats), config_hash)):
+        if scorer is not None:  # a changed scorecard re-scores the stored analysis; no model runs again
             doc = jsonio.loads(json_path.read_bytes())
-            if ((doc.get("evaluation") or {}).get("scorecard") or {}).get("hash") != scorecard[1]:
-                write_atomic(json_path, jsonio.dumps(score_document(doc, *scorecard)))
+            if not scorer.is_current(doc):
+                write_atomic(json_path, jsonio.dumps(scorer.rescore(doc)))
                 return Outcome(str(job.path), "skipped", cid, "analysis up to date, re-scored", str(json_path))
         return Outcome(str(job.path), "skipped", cid, "up to date", str(json_path))
     try:
@@ -180,13 +166,10 @@ def run_one(
         else:
             call = pipeline.process(job.path, job.metadata)
         # Render everything before writing anything, then write the JSON last: its presence means "complete".
-        rendered = {f: render(call, f, redact) for f in formats if f != "json"}
+        rendered = {f: render(call, f, options.redact) for f in formats}
         for fmt, text in rendered.items():
             write_atomic(output_path(out_dir, job, fmt), text)
-        doc = call_document(call)
-        if scorecard is not None:
-            doc = score_document(doc, *scorecard)
-        write_atomic(json_path, jsonio.dumps(doc))
+        write_atomic(json_path, jsonio.dumps(call_document(call)))
         err_path.unlink(missing_ok=True)
         note = f"{len(call.turns)} turns, {len(call.warnings)} warning(s)"
         return Outcome(str(job.path), "done", call.call_id, note, str(json_path))
@@ -206,12 +189,9 @@ def run_batch(
     pipeline: Pipeline,
     jobs: Sequence[Job],
     out_dir: Path,
-    formats: Sequence[str] = ("json",),
-    force: bool = False,
+    options: BatchOptions = BatchOptions(),
     progress: bool = True,
     on_outcome: Callable[[Outcome], None] | None = None,
-    redact: bool = True,
-    scorecard: tuple | None = None,
 ) -> list[Outcome]:
     from tqdm import tqdm
 
@@ -219,7 +199,7 @@ def run_batch(
     bar = tqdm(jobs, desc="calls", unit="call", disable=None if progress else True, dynamic_ncols=True)
     for job in bar:
         bar.set_postfix_str(job.path.name[-40:])
-        outcome = run_one(pipeline, job, out_dir, formats, force, redact, scorecard)
+        outcome = run_one(pipeline, job, out_dir, options)
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)

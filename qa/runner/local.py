@@ -14,9 +14,11 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from qa.config import PipelineConfig
-from qa.runner.batch import Job, Outcome, run_one
+from qa.pipeline import Pipeline
+from qa.runner.batch import BatchOptions, Job, Outcome, run_one
+from qa.scoring.scorer import Scorer
 
-_PIPELINE = None
+_PIPELINE: Pipeline | None = None
 
 
 MAX_AUTO_WORKERS = 4
@@ -40,7 +42,7 @@ def threads_per_worker(cfg: PipelineConfig, workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-def _init(cfg: PipelineConfig, threads: int, audio: bool) -> None:
+def _init(cfg: PipelineConfig, threads: int, audio: bool, scorer: Scorer | None) -> None:
     global _PIPELINE
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     try:
@@ -49,14 +51,13 @@ def _init(cfg: PipelineConfig, threads: int, audio: bool) -> None:
         torch.set_num_threads(threads)
     except ImportError:
         pass
-    from qa.pipeline import Pipeline
-
-    _PIPELINE = Pipeline(cfg.with_overrides({"asr.cpu_threads": threads}))
+    _PIPELINE = Pipeline(cfg.with_overrides({"asr.cpu_threads": threads}), scorer)
     _PIPELINE.load(audio=audio)
 
 
-def _one(job: Job, out_dir: Path, formats: Sequence[str], force: bool, redact: bool, card) -> Outcome:
-    return run_one(_PIPELINE, job, out_dir, formats, force, redact, card)
+def _one(job: Job, out_dir: Path, options: BatchOptions) -> Outcome:
+    assert _PIPELINE is not None
+    return run_one(_PIPELINE, job, out_dir, options)
 
 
 def run_parallel(
@@ -64,14 +65,13 @@ def run_parallel(
     jobs: Sequence[Job],
     out_dir: Path,
     workers: int,
-    formats: Sequence[str] = ("json",),
-    force: bool = False,
+    options: BatchOptions = BatchOptions(),
+    scorer: Scorer | None = None,
+    audio: bool = True,
     progress: bool = True,
     on_outcome: Callable[[Outcome], None] | None = None,
-    redact: bool = True,
-    scorecard: tuple | None = None,
-    audio: bool = True,
 ) -> list[Outcome]:
+    """``run_batch`` over ``workers`` processes, each with its own ``Pipeline(cfg, scorer)``."""
     from concurrent.futures.process import BrokenProcessPool
 
     from tqdm import tqdm
@@ -92,8 +92,9 @@ def run_parallel(
         dynamic_ncols=True,
     )
     try:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(cfg, threads, audio)) as pool:
-            futures = [pool.submit(_one, j, out_dir, tuple(formats), force, redact, scorecard) for j in jobs]
+        init = (cfg, threads, audio, scorer)
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=init) as pool:
+            futures = [pool.submit(_one, j, out_dir, options) for j in jobs]
             for fut in as_completed(futures):
                 outcomes.append(fut.result())
                 bar.update(1)

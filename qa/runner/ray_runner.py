@@ -29,15 +29,13 @@ def _actor_class():
         def __init__(self, db_url: str, model: str | None, threads: int | None, scorecard: str | None):
             from qa.config import PipelineConfig
             from qa.pipeline import Pipeline
-            from qa.scoring.rescore import DEFAULT_SCORECARD
-            from qa.scoring.schema import load_scorecard
+            from qa.scoring.scorer import Scorer
             from qa.store import open_store
 
             self.store = open_store(db_url)
             cfg = PipelineConfig().with_overrides({"asr.model": model, "asr.cpu_threads": threads})
-            self.pipeline = Pipeline(cfg)
+            self.pipeline = Pipeline(cfg, Scorer.from_file(Path(scorecard) if scorecard else None))
             self.pipeline.load()
-            self.card = load_scorecard(Path(scorecard) if scorecard else DEFAULT_SCORECARD)
 
         def work(self, until_empty: bool, lease_s: float) -> dict:
             import os
@@ -47,7 +45,6 @@ def _actor_class():
             stats = run_worker(
                 self.pipeline,
                 self.store,
-                self.card,
                 until_empty=until_empty,
                 lease_s=lease_s,
                 name=f"ray:{os.getpid()}",

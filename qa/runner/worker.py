@@ -79,18 +79,17 @@ class _Heartbeat(threading.Thread):
         self.halt.set()
 
 
-def analyse(pipeline, job: queue.Claimed, card: tuple | None) -> dict:
-    """The call document for a claimed job (the same path as `qa process`). Raises QAError for bad input."""
-    from qa.exports.call_json import call_document
+def analyse(pipeline, job: queue.Claimed) -> dict:
+    """The call document for a claimed job (the same path as `qa process`, scored when the pipeline has a scorer).
+    Raises QAError for bad input."""
+    from qa.document import call_document
     from qa.ingest.transcripts import is_transcript
-    from qa.scoring.rescore import score_document
     from qa.types import CallMetadata
 
     path = Path(job.path)
     meta = CallMetadata(**{k: v for k, v in job.meta.items() if k in CallMetadata.__dataclass_fields__})
     call = pipeline.process_transcript(path, meta) if is_transcript(path) else pipeline.process(path, meta)
-    doc = call_document(call)
-    return score_document(doc, *card) if card is not None else doc
+    return call_document(call)
 
 
 def store_result(store: Store, job: queue.Claimed, doc: dict) -> bool:
@@ -117,7 +116,6 @@ def process_job(
     pipeline,
     store: Store,
     job: queue.Claimed,
-    card: tuple | None,
     out_dir: Path | None = None,
     stop: threading.Event | None = None,
     stats: WorkerStats | None = None,
@@ -125,11 +123,11 @@ def process_job(
     """Run one claimed job to completion: "done", "queued" (retried later) or "failed"; None if stopped while the
     database was away. Only the database steps are repeated after an outage, never the analysis."""
     from qa import jsonio
-    from qa.runner.batch import write_atomic
+    from qa.files import write_atomic
 
     stop, stats = stop or threading.Event(), stats or WorkerStats()
     try:
-        doc = analyse(pipeline, job, card)
+        doc = analyse(pipeline, job)
         if out_dir is not None:
             write_atomic(out_dir / f"{doc['call_id']}.json", jsonio.dumps(doc))
     except QAError as exc:
@@ -154,7 +152,6 @@ def process_job(
 def run_worker(
     pipeline,
     store: Store,
-    card: tuple | None = None,
     until_empty: bool = False,
     stop: threading.Event | None = None,
     poll_s: float = 1.0,
@@ -163,7 +160,8 @@ def run_worker(
     name: str | None = None,
     on_job=None,
 ) -> WorkerStats:
-    """Process jobs until ``stop`` is set (or, with ``until_empty``, until nothing is queued or running)."""
+    """Process jobs until ``stop`` is set (or, with ``until_empty``, until nothing is queued or running); each call is
+    scored when ``pipeline`` has a scorer."""
     stop = stop or threading.Event()
     name = name or worker_name()
     stats = WorkerStats()
@@ -181,7 +179,7 @@ def run_worker(
             beat = _Heartbeat(store, job, lease_s)
             beat.start()
             try:
-                status = process_job(pipeline, store, job, card, out_dir, stop, stats)
+                status = process_job(pipeline, store, job, out_dir, stop, stats)
             finally:
                 beat.stop()
         except DB_ERRORS:

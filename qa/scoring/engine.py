@@ -12,7 +12,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -576,6 +576,12 @@ def card_applies(card: S.Scorecard, doc: Mapping[str, Any]) -> bool:
     )
 
 
+class _ItemSpec(NamedTuple):
+    question: str
+    critical: bool
+    points_possible: float
+
+
 def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> Evaluation:
     view = CallView(doc)
     if view.doc.get("sentences"):
@@ -587,22 +593,26 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
     critical = {item.id for sec in card.sections for item in sec.items if item.critical}
     for sec in card.sections:
         for item in sec.items:
+            spec = _ItemSpec(item.question, item.critical, float(item.points))
             applicable = applies(item.applies_if, view)
             if applicable is False:
-                items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, 1.0, False, ()))
+                items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, 1.0, False, (), *spec))
                 continue
             r = evaluate_rule(item.rule, view, item.rule.type)
             if r.passed is None or (applicable is None and not r.passed):
                 # Undecidable, or a "no" on an item that may not apply at all: a person decides, never a guess.
-                items.append(ItemResult(item.id, sec.id, None, 0.0, 0.0, 0.0, True, r.evidence))
+                items.append(ItemResult(item.id, sec.id, None, 0.0, 0.0, 0.0, True, r.evidence, *spec))
                 continue
             answer = "yes" if r.passed else "no"
             conf = min(r.confidence, 0.8) if applicable is None else r.confidence
             pts = item.points if r.passed else 0.0
-            items.append(ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < 0.75, r.evidence))
+            items.append(
+                ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < 0.75, r.evidence, *spec)
+            )
+    rules = TotalsRules.of_card(card)
     t = totals(
         (Scored(it.id, it.section, it.answer, it.points, it.max_points, it.id in critical) for it in items),
-        TotalsRules.of_card(card),
+        rules,
         [sec.id for sec in card.sections],
     )
     return Evaluation(
@@ -616,4 +626,5 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
         critical_failed=t.critical_failed,
         sections=t.sections,
         items=tuple(items),
+        rules=rules,
     )

@@ -1,4 +1,4 @@
-"""Scoring stored call documents: `qa process` (after analysis) and `qa score` (re-scoring a results folder)."""
+"""Re-scoring stored call documents (`qa score`): the scorer of `qa process`, run on each stored result."""
 
 from __future__ import annotations
 
@@ -6,41 +6,21 @@ from pathlib import Path
 from typing import Any
 
 from qa import jsonio
-from qa.resources import scorecard_path
-from qa.scoring.engine import card_applies, evaluate_call
+from qa.files import write_atomic
 from qa.scoring.schema import Scorecard
-from qa.types import to_jsonable
+from qa.scoring.scorer import DEFAULT_SCORECARD, Scorer
 
-DEFAULT_SCORECARD = scorecard_path("311-standard.yaml")
+__all__ = ["DEFAULT_SCORECARD", "rescore_folder", "score_document"]
 
 
 def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict[str, Any]:
-    """The document with ``evaluation`` set (None when the scorecard does not apply to this call)."""
-    ev = evaluate_call(doc, card, card_hash) if card_applies(card, doc) else None
-    data = to_jsonable(ev) if ev else None
-    if ev is not None and data:
-        data["scorecard"] = {"id": ev.scorecard_id, "version": ev.scorecard_version, "hash": ev.scorecard_hash}
-        for k in ("scorecard_id", "scorecard_version", "scorecard_hash"):
-            data.pop(k)
-        # What a reviewer's override needs to recompute the totals, and what a report shows beside each answer.
-        data["rules"] = {
-            "pass_percent": card.pass_percent,
-            "critical_fails": card.critical_fails,
-            "section_weights": {sec.id: sec.weight for sec in card.sections},
-        }
-        spec = {it.id: it for sec in card.sections for it in sec.items}
-        for it in data["items"]:
-            it["question"] = spec[it["id"]].question
-            it["critical"] = spec[it["id"]].critical
-            it["points_possible"] = spec[it["id"]].points
-    doc["evaluation"] = data
-    return doc
+    """``doc`` scored against ``card`` (a new document; ``evaluation`` is None when the card does not apply)."""
+    return Scorer(card, card_hash).rescore(doc)
 
 
 def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int, int, list[str]]:
     """(scored, not applicable, problems) for every call JSON below ``results``; files are rewritten atomically."""
-    from qa.runner.batch import write_atomic
-
+    scorer = Scorer(card, card_hash)
     scored = skipped = 0
     problems: list[str] = []
     for path in sorted(results.rglob("*.json")):
@@ -54,7 +34,7 @@ def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int,
         if "turns" not in doc:
             problems.append(f"{path}: not a call document written by 'qa process'")
             continue
-        doc = score_document(doc, card, card_hash)
+        doc = scorer.rescore(doc)
         write_atomic(path, jsonio.dumps(doc))
         if doc["evaluation"] is None:
             skipped += 1

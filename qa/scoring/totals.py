@@ -12,32 +12,12 @@ override recomputes the totals: ``qa/store/calls.final_evaluation``), so the two
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from qa.types import SectionResult
+from qa.types import SectionResult, TotalsRules
 
-
-@dataclass(frozen=True, slots=True)
-class TotalsRules:
-    pass_percent: float = 80.0
-    critical_fails: str = "call"  # "call" | "section"
-    section_weights: Mapping[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def of_card(cls, card: Any) -> TotalsRules:
-        return cls(card.pass_percent, card.critical_fails, {s.id: float(s.weight) for s in card.sections})
-
-    @classmethod
-    def of_dict(cls, rules: Mapping[str, Any] | None) -> TotalsRules:
-        """From an evaluation's stored ``rules`` block (older evaluations may lack it: the defaults then)."""
-        rules = rules or {}
-        return cls(
-            float(rules.get("pass_percent", 80.0)),
-            str(rules.get("critical_fails", "call")),
-            {k: float(v) for k, v in (rules.get("section_weights") or {}).items()},
-        )
+__all__ = ["Scored", "Totals", "TotalsRules", "totals"]
 
 
 @dataclass(frozen=True, slots=True)

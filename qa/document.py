@@ -1,11 +1,12 @@
-"""The per-call JSON document (schema documented in README.md, versioned by ``schema_version``)."""
+"""The per-call JSON document (schema documented in README.md, versioned by ``schema_version``): what `qa process`
+writes, the store keeps and the scorecard engine reads (its rules name fields by dotted paths into this document)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from qa.nlp.sentences import pack
-from qa.types import CallAnalysis, to_jsonable
+from qa.types import CallAnalysis, Evaluation, to_jsonable
 
 
 def call_document(call: CallAnalysis) -> dict[str, Any]:
@@ -62,7 +63,23 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "warnings": to_jsonable(call.warnings),
         "errors": [],
         "timings_s": to_jsonable(call.timings_s),
-    }
+    } | ({"evaluation": evaluation_document(call.evaluation)} if SCORER in call.stages else {})
+
+
+SCORER = "scoring.scorecard"  # the stage name a scored call carries in ``stages``
+
+
+def evaluation_document(ev: Evaluation | None) -> dict[str, Any] | None:
+    """An evaluation as stored: the scorecard's identity in one block, then the totals rule (``rules``)."""
+    if ev is None:
+        return None
+    data: dict[str, Any] = to_jsonable(ev)
+    rules = data.pop("rules")
+    for k in ("scorecard_id", "scorecard_version", "scorecard_hash"):
+        data.pop(k)
+    data["scorecard"] = {"id": ev.scorecard_id, "version": ev.scorecard_version, "hash": ev.scorecard_hash}
+    data["rules"] = rules
+    return data
 
 
 def error_document(source: str, kind: str, message: str, call_id: str | None, config_hash: str) -> dict[str, Any]:
