@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# CPU torch first: any other torch pulls a multi-GB CUDA build (see README, "Install").
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[models,diarize,pyannote,nlp,ray,test]"
+	$(BIN)/python -m pip install --quiet -e ".[models,diarize,pyannote,nlp,server,ray,test]"
 	# PyPI's torchaudio 2.11 is a CUDA build whose compiled parts fail beside CPU torch; pyannote needs only its
 	# pure-Python parts (resampling, fbank), so the compiled libraries are removed.
 	rm -f $(VENV)/lib/python*/site-packages/torchaudio/lib/*.so

@@ -441,8 +441,23 @@ def _register() -> None:
 _register()
 
 
+# The base install processes calls into JSON; the store, the API, HR exports and Ray are extras (pyproject.toml).
+EXTRAS = {
+    "sqlalchemy": "store", "alembic": "store", "psycopg": "store",
+    "fastapi": "server", "fastapi_offline": "server", "uvicorn": "server", "python_multipart": "server",
+    "starlette": "server", "openpyxl": "exports", "matplotlib": "exports", "ray": "ray",
+}  # fmt: skip
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        typer.echo(f"error: this command needs the '{extra}' extra: pip install 'callqa[{extra}]'", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -97,3 +97,41 @@ def test_accepting_an_upload_loads_no_model(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     status, heavy = r.stdout.splitlines()[0], r.stdout.splitlines()[-1]
     assert status.startswith("202 ") and heavy == "HEAVY []", r.stdout
+
+
+BASE_ONLY = """
+import sys
+# the libraries of the store, server, exports and ray extras: "not installed" (import fails, find_spec says None)
+for name in ("sqlalchemy", "alembic", "psycopg", "fastapi", "fastapi_offline", "uvicorn", "python_multipart",
+             "starlette", "openpyxl", "matplotlib", "ray"):
+    sys.modules[name] = None
+from qa.cli import main
+sys.argv = ["qa", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_the_base_install_processes_a_call_without_the_extras(tmp_path):
+    """`pip install callqa` (no store, server, exports or ray extra) runs `qa process` and `qa score`; a command that
+    needs an extra names it instead of a traceback."""
+    (tmp_path / "call.vtt").write_text(VTT)
+    (tmp_path / "base.py").write_text(BASE_ONLY)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def qa(*args):
+        return subprocess.run(
+            [sys.executable, "base.py", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    r = qa("process", "call.vtt", "--out", "out", "--no-progress", "--format", "json,vtt,srt,rttm")
+    assert r.returncode == 0, r.stderr[-2000:]
+    import json
+
+    doc = json.loads((tmp_path / "out" / "call.json").read_text())
+    assert doc["evaluation"]["scorecard"]["id"] == "311-standard" and doc["request_type"]["label"] == "pothole"
+    assert qa("score", "out").returncode == 0
+    r = qa("serve")
+    assert r.returncode == 2 and "needs the 'server' extra: pip install 'callqa[server]'" in r.stderr
+    r = qa("import", "out")
+    assert r.returncode == 2 and "'store' extra" in r.stderr and "Traceback" not in r.stderr
