@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, false
 
+from api.views import TextAccess
 from qa.store.models import Agent, AuditRow, Call, CoachingNote, Job
-from qa.store.views import TextAccess
 
 ALL = frozenset({"admin", "reviewer", "supervisor", "hr", "agent"})
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.deps import _in_calendar
 from qa.identifiers import pydantic_identifier, pydantic_text
+from qa.types import Emergency, Entity, Metrics, Prediction, Sentiment, Warning_
 
 T = TypeVar("T")
 Answer = Literal["yes", "no", "na"]
@@ -66,19 +67,122 @@ class TurnOut(BaseModel):
     text: str
 
 
+class EvidenceOut(BaseModel):
+    """Why an item got its answer. ``quote`` is what was said (redacted for roles that see redacted text; null for
+    roles that may not read transcripts, and for measured evidence)."""
+
+    turn: int | None
+    role: str | None
+    start: float | None
+    end: float | None
+    quote: str | None
+    rule: str
+    score: float | None = Field(None, description="A semantic match's similarity.")
+    example: str | None = Field(None, description="The scorecard example a semantic match matched (null for HR).")
+
+
+class OverrideOut(BaseModel):
+    answer: str | None
+    comment: str
+    reviewer_id: int | None
+    at: str
+    dispute_id: int | None = None
+
+
+class ItemDisputeOut(BaseModel):
+    id: int
+    status: str
+    created_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+
+
+class ItemOut(BaseModel):
+    id: str
+    section: str
+    question: str = ""
+    answer: str | None = Field(description="The final answer (a reviewer's override wins): yes, no, na, or null.")
+    automatic_answer: str | None
+    points: float
+    max_points: float
+    points_possible: float = 0.0
+    confidence: float
+    needs_review: bool
+    critical: bool = False
+    evidence: list[EvidenceOut]
+    override: OverrideOut | None = Field(description="The latest override, if any.")
+    overrides: list[OverrideOut] = Field(description="Every override in order (a later one never hides one).")
+    dispute: str | None = Field(description="The item's latest dispute status.")
+    disputes: list[ItemDisputeOut] = Field(default_factory=list)
+
+
+class SectionOut(BaseModel):
+    id: str
+    score: float
+    max_score: float
+    percent: float | None
+
+
+class ScorecardRef(BaseModel):
+    id: str
+    version: str
+    hash: str
+
+
+class TotalsRulesOut(BaseModel):
+    pass_percent: float = 80.0
+    critical_fails: str = "call"
+    section_weights: dict[str, float] = Field(default_factory=dict)
+
+
+class AutomaticTotals(BaseModel):
+    score: float | None
+    max_score: float | None
+    percent: float | None
+    passed: bool | None
+    critical_failed: list[str] | None
+
+
+class LifecycleOut(BaseModel):
+    state: str = Field(description="draft, released, acknowledged, disputed, final")
+    released_at: dt.datetime | None
+    dispute_until: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    finalized_at: dt.datetime | None
+
+
+class EvaluationOut(BaseModel):
+    """The current evaluation: final answers and totals (recomputed from overrides with the scorecard's rules), the
+    automatic totals, every item's evidence, overrides and disputes, and the lifecycle state."""
+
+    evaluation_id: int
+    scorecard: ScorecardRef
+    score: float
+    max_score: float
+    percent: float | None
+    passed: bool
+    critical_failed: list[str]
+    sections: list[SectionOut]
+    items: list[ItemOut]
+    rules: TotalsRulesOut = Field(default_factory=TotalsRulesOut)
+    automatic: AutomaticTotals
+    reviewed: bool = Field(description="True when a reviewer overrode at least one answer.")
+    lifecycle: LifecycleOut
+
+
 class CallDetail(CallSummary):
     source: str
     channel_layout: str
     redacted: bool = Field(description="True when turn text and entities have personal data replaced.")
     turns: list[TurnOut] | None = Field(description="Null for roles that may not read transcripts (HR).")
-    metrics: dict[str, Any] | None
-    request_type_detail: dict[str, Any] | None
-    sentiment: dict[str, Any] | None
-    entities: list[dict[str, Any]] | None
-    emergency_detail: dict[str, Any] | None
-    evaluation: dict[str, Any] | None
+    # the stage outputs, typed by the dataclasses the pipeline passes between stages (qa/types.py)
+    metrics: Metrics | None
+    request_type_detail: Prediction | None
+    sentiment: Sentiment | None
+    entities: list[Entity] | None = Field(description="Null for HR; personal data as [TYPE] when redacted.")
+    emergency_detail: Emergency | None
+    evaluation: EvaluationOut | None
     stages: dict[str, str]
-    warnings: list[dict[str, Any]]
+    warnings: list[Warning_]
 
 
 class JobOut(BaseModel):

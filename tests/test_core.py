@@ -161,3 +161,40 @@ def test_no_import_circles_in_the_core():
 
 def test_replace_keeps_an_analysis_typed(scored):
     assert replace(scored, evaluation=None).evaluation is None
+
+
+def test_the_call_and_evaluation_responses_are_typed_all_the_way_down(tmp_path):
+    """No free-form object (``dict[str, Any]``) anywhere under the call and evaluation responses in the OpenAPI."""
+    from api.main import Settings, create_app
+    from qa.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'qa.db'}")
+    app = create_app(store, Settings(data_dir=tmp_path / "data", worker=False))
+    schemas = app.openapi()["components"]["schemas"]
+    seen: set[str] = set()
+    loose: list[str] = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                name = node["$ref"].rsplit("/", 1)[-1]
+                if name not in seen:
+                    seen.add(name)
+                    walk(schemas[name], name)
+                return
+            if node.get("type") == "object" and "properties" not in node:
+                extra = node.get("additionalProperties")
+                if extra in (None, True, {}):
+                    loose.append(where)
+            if node == {} or node.get("additionalProperties") is True:
+                loose.append(where)
+            for k, v in node.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]")
+
+    for root in ("CallDetail", "EvaluationOut"):
+        walk({"$ref": f"#/components/schemas/{root}"}, root)
+    assert {"Metrics", "Sentiment", "Entity", "Emergency", "Prediction", "ItemOut", "EvidenceOut"} <= seen
+    assert not loose, loose

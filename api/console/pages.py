@@ -36,10 +36,10 @@ from api.deps import visible_call as _visible_call
 from api.permissions import PERMISSIONS, Principal, released_only, text_access
 from api.routes import calls, evaluations, reports, reviews
 from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn
+from api.views import TextAccess, call_view
 from qa.store import audit
 from qa.store.lifecycle import LifecycleError
 from qa.store.users import AuthResult, authenticate
-from qa.store.views import TextAccess, call_view
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

@@ -31,11 +31,11 @@ from api.deps import (
 from api.permissions import Principal, released_only, scope_calls, text_access
 from api.schemas import CallDetail, CallSummary, Page, UploadMeta, UploadOut
 from api.uploads import Received, receive_upload
+from api.views import TextAccess, call_view, summary
 from qa.audio.decode import AUDIO_EXTENSIONS
 from qa.runner import queue
 from qa.store import audit
 from qa.store.models import Call
-from qa.store.views import TextAccess, call_view, summary
 
 router = APIRouter(tags=["calls"])
 MEDIA_TYPES = {

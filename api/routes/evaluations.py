@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from api.deps import CallId, ItemId, SessionDep, actor_of, require, visible_call
 from api.permissions import Principal, released_only, text_access
-from api.schemas import OverrideIn
+from api.schemas import EvaluationOut, OverrideIn
+from api.views import evaluation_view
 from qa.store import audit, lifecycle
 from qa.store.calls import current_evaluation, final_evaluation, refresh_call_score
 from qa.store.models import Call, EvaluationRow, Review
-from qa.store.views import evaluation_view
 
 router = APIRouter(tags=["evaluations"])
 
@@ -44,10 +44,17 @@ def policy(request: Request) -> lifecycle.Policy:
 
 
 def _view(s: Session, call: Call, user: Principal) -> dict:
-    return evaluation_view(s, call, text_access(user), released_only(user)) or {}
+    view = evaluation_view(s, call, text_access(user), released_only(user))
+    if view is None:  # evaluation_of() has already answered 404 for what this user may not see
+        raise HTTPException(404, f"call {call.id} has no evaluation")
+    return view
 
 
-@router.get("/calls/{call_id}/evaluation", summary="The evaluation: answers, overrides with history, disputes, state")
+@router.get(
+    "/calls/{call_id}/evaluation",
+    response_model=EvaluationOut,
+    summary="The evaluation: answers, overrides with history, disputes, state",
+)
 def get_evaluation(call_id: CallId, s: SessionDep, user: Annotated[Principal, Depends(require("evaluations:read"))]):
     call = visible_call(s, call_id, user)
     evaluation_of(s, call, user)
@@ -56,6 +63,7 @@ def get_evaluation(call_id: CallId, s: SessionDep, user: Annotated[Principal, De
 
 @router.put(
     "/calls/{call_id}/evaluation/items/{item_id}",
+    response_model=EvaluationOut,
     summary="Override one item's answer, with a comment (refused while the item is disputed or the evaluation final)",
 )
 def override_item(
@@ -115,6 +123,7 @@ def _transition(action: str, call_id: str, request: Request, s: Session, user: P
 
 @router.post(
     "/calls/{call_id}/evaluation/release",
+    response_model=EvaluationOut,
     summary="Release the evaluation to the agent (opens the dispute window)",
 )
 def release(
@@ -135,6 +144,7 @@ def release(
 
 @router.post(
     "/calls/{call_id}/evaluation/acknowledge",
+    response_model=EvaluationOut,
     summary="The agent accepts their released evaluation (no disputes after that)",
 )
 def acknowledge(
@@ -148,6 +158,7 @@ def acknowledge(
 
 @router.post(
     "/calls/{call_id}/evaluation/finalize",
+    response_model=EvaluationOut,
     summary="Make a released evaluation final (no dispute may be open); nothing changes after that",
 )
 def finalize(

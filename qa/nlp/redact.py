@@ -8,12 +8,15 @@ names and cross streets are kept: they are what the call is about.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from qa.nlp.numbers import number_word_kind
+from qa.nlp.tokens import norm_tokens
 from qa.types import Entity, Turn, Word
 
 PII_TYPES = frozenset({"PERSON", "PHONE", "EMAIL", "SSN", "CARD", "DOB", "ADDRESS"})
@@ -77,3 +80,44 @@ def silence_spans(
 def pii_spans(turns: Sequence[Turn], entities: Sequence[Entity]) -> list[tuple[float, float]]:
     marks = pii_words(entities, turns)
     return [(turns[t].words[w].start, turns[t].words[w].end) for t, ws in marks.items() for w in ws]
+
+
+# ------------------------------------------------------------------------------- quotes from a stored document
+_DIGITS = re.compile(r"\d+")
+
+
+def pii_tokens(doc: Mapping[str, Any]) -> dict[int, dict[str, str]]:
+    """turn index -> {normalised token: placeholder type} for the personal data found in that turn."""
+    out: dict[int, dict[str, str]] = {}
+    turns = doc.get("turns") or []
+    for e in doc.get("entities") or []:
+        if e["type"] not in PII_TYPES or e["turn"] >= len(turns):
+            continue
+        words = turns[e["turn"]].get("words") or []
+        toks = set(norm_tokens(e["value"]))
+        for w in words[e["first_word"] : e["last_word"] + 1]:
+            toks.update(norm_tokens(w["word"]))
+        if e["type"] == "ADDRESS":  # only the house number is personal (as in the redacted transcript)
+            toks = {t for t in toks if t.isdigit()}
+        marks = out.setdefault(e["turn"], {})
+        for t in toks:
+            marks[t] = e["type"]
+        if e["type"] in ("PHONE", "SSN", "CARD", "DOB"):
+            marks["\x00digits:" + "".join(_DIGITS.findall(e["value"]))] = e["type"]
+    return out
+
+
+def redact_quote(quote: str, marks: Mapping[str, str]) -> str:
+    if not marks:
+        return quote
+    digit_runs = [(k[8:], v) for k, v in marks.items() if k.startswith("\x00digits:") and len(k) > 8]
+    out: list[str] = []
+    for tok in quote.split():
+        # quotes are normalised tokens, cues and sentence evidence are raw text ("Rosa,"): look both up
+        kind = marks.get(tok) or next((marks[n] for n in norm_tokens(tok) if n in marks), None)
+        if kind is None and tok.isdigit():
+            kind = next((v for d, v in digit_runs if tok in d), None)
+        tag = f"[{kind}]" if kind else tok
+        if not (kind and out and out[-1] == tag):
+            out.append(tag)
+    return " ".join(out)

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from qa.nlp.language import fold_accents
-from qa.nlp.numbers import normalize_numbers
+from qa.nlp.tokens import norm_tokens
 from qa.scoring import language as L
 from qa.scoring import schema as S
 from qa.scoring.totals import Scored, TotalsRules, totals
@@ -26,21 +24,6 @@ from qa.types import Evaluation, Evidence, ItemResult
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 
 
-_NUMBER_WORD = re.compile(
-    r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty"
-    r"|sixty|seventy|eighty|ninety|hundred)\b"
-)
-_TOKEN = re.compile(r"[a-z0-9']+")
-_DIGIT_DASH = re.compile(r"(\d)\s+-(?=\d)")
-
-
-def norm_tokens(text: str) -> list[str]:
-    if not text.isascii():  # "dirección" and "direccion" are one word (accents come and go in recognition)
-        text = fold_accents(text)
-    text = _DIGIT_DASH.sub(r"\1", text).lower().replace("-", " ")  # Whisper's "3 -1 -1" is 311
-    if _NUMBER_WORD.search(text):  # most turns hold no spoken number: skip the normaliser
-        text = normalize_numbers(text)
-    return _TOKEN.findall(text)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,4 +1,5 @@
-"""What one user sees of a call: the stored document cut to a level of access to its text.
+"""What one user sees of a call: the stored call and its current evaluation, cut to a level of access to its text
+(the API's and the console's presentation; the redaction of text itself is qa/nlp/redact.py).
 
 ``TextAccess.RAW``: everything. ``REDACTED``: personal data replaced by typed placeholders in turn text, entities,
 evidence quotes, the emergency cue; the request-type reason hidden. ``NONE``: no transcript text anywhere (no turns,
@@ -8,7 +9,6 @@ decided in ``api/permissions.py``; these helpers only apply a level.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -16,57 +16,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qa.nlp.redact import PII_TYPES
-from qa.scoring.engine import norm_tokens
+from qa.nlp.redact import PII_TYPES, pii_tokens, redact_quote
 from qa.store.calls import current_evaluation, final_evaluation
 from qa.store.lifecycle import effective_state
 from qa.store.models import Call, Dispute, EvaluationRow, Review
 from qa.store.scrub import textless
-
-_DIGITS = re.compile(r"\d+")
 
 
 class TextAccess(Enum):
     RAW = "raw"
     REDACTED = "redacted"
     NONE = "none"
-
-
-def pii_tokens(doc: Mapping[str, Any]) -> dict[int, dict[str, str]]:
-    """turn index -> {normalised token: placeholder type} for the personal data found in that turn."""
-    out: dict[int, dict[str, str]] = {}
-    turns = doc.get("turns") or []
-    for e in doc.get("entities") or []:
-        if e["type"] not in PII_TYPES or e["turn"] >= len(turns):
-            continue
-        words = turns[e["turn"]].get("words") or []
-        toks = set(norm_tokens(e["value"]))
-        for w in words[e["first_word"] : e["last_word"] + 1]:
-            toks.update(norm_tokens(w["word"]))
-        if e["type"] == "ADDRESS":  # only the house number is personal (as in the redacted transcript)
-            toks = {t for t in toks if t.isdigit()}
-        marks = out.setdefault(e["turn"], {})
-        for t in toks:
-            marks[t] = e["type"]
-        if e["type"] in ("PHONE", "SSN", "CARD", "DOB"):
-            marks["\x00digits:" + "".join(_DIGITS.findall(e["value"]))] = e["type"]
-    return out
-
-
-def redact_quote(quote: str, marks: Mapping[str, str]) -> str:
-    if not marks:
-        return quote
-    digit_runs = [(k[8:], v) for k, v in marks.items() if k.startswith("\x00digits:") and len(k) > 8]
-    out: list[str] = []
-    for tok in quote.split():
-        # quotes are normalised tokens, cues and sentence evidence are raw text ("Rosa,"): look both up
-        kind = marks.get(tok) or next((marks[n] for n in norm_tokens(tok) if n in marks), None)
-        if kind is None and tok.isdigit():
-            kind = next((v for d, v in digit_runs if tok in d), None)
-        tag = f"[{kind}]" if kind else tok
-        if not (kind and out and out[-1] == tag):
-            out.append(tag)
-    return " ".join(out)
 
 
 def cut_evaluation(ev: dict[str, Any], doc: Mapping[str, Any], access: TextAccess) -> dict[str, Any]:
