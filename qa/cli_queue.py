@@ -139,12 +139,14 @@ def worker(
         _fail(f"--runner: {runner!r}; choose local or ray")
     store = _store(db)
     if runner == "ray":
-        from qa.runner.ray_runner import run_on_ray
+        from qa.config import load_config
+        from qa.runner.ray_runner import RayOptions, run_on_ray
+        from qa.scoring.scorer import Scorer
 
         try:
-            stats = run_on_ray(
-                store, db, workers, model, threads, until_empty, scorecard, lease, address, num_gpus=ray_gpus
-            )
+            cfg = load_config(config).with_overrides({"asr.model": model, "asr.cpu_threads": threads})
+            options = RayOptions(workers, until_empty, lease, address, num_gpus=ray_gpus)
+            stats = run_on_ray(store, db, cfg, Scorer.from_file(scorecard), options)
         except QAError as exc:
             _fail(str(exc))
         typer.echo(f"ray: {stats['done']} done, {stats['failed']} failed, {stats['retried']} retried")

@@ -8,8 +8,10 @@ from conftest import SAMPLES
 from sqlalchemy import select
 
 from qa.audio.decode import file_sha256
+from qa.config import PipelineConfig
 from qa.errors import ConfigError
 from qa.runner import queue
+from qa.scoring.scorer import Scorer
 from qa.store import open_store
 from qa.store.models import Base, Call
 
@@ -21,7 +23,7 @@ def test_ray_refuses_sqlite(tmp_path):
 
     store = open_store(f"sqlite:///{tmp_path / 'qa.db'}")
     with pytest.raises(ConfigError, match="postgresql"):
-        run_on_ray(store, "sqlite:///x", actors=1)
+        run_on_ray(store, "sqlite:///x", PipelineConfig(), Scorer.from_file())
 
 
 def _fresh(url):
@@ -53,7 +55,7 @@ def _results(store):
 @pytest.mark.slow
 def test_ray_runner_matches_the_local_runner(pg_url, tiny_pipeline):
     ray = pytest.importorskip("ray", reason="the Ray runner needs the ray extra: pip install 'callqa[ray]'")
-    from qa.runner.ray_runner import run_on_ray
+    from qa.runner.ray_runner import RayOptions, run_on_ray
     from qa.runner.worker import run_worker
     from qa.scoring.scorer import Scorer
 
@@ -65,7 +67,8 @@ def test_ray_runner_matches_the_local_runner(pg_url, tiny_pipeline):
     store = _fresh(pg_url)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20)
     try:
-        res = run_on_ray(store, pg_url, actors=2, model="tiny.en", threads=2, until_empty=True, num_cpus=1)
+        cfg = PipelineConfig().with_overrides({"asr.model": "tiny.en", "asr.cpu_threads": 2})
+        res = run_on_ray(store, pg_url, cfg, Scorer.from_file(), RayOptions(actors=2, num_cpus=1))
     finally:
         ray.shutdown()
     assert res["done"] == len(CALLS) and res["failed"] == 0 and res["actors"] == 2

@@ -11,9 +11,11 @@ database every node reaches: PostgreSQL. Resources per actor come from config (`
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from dataclasses import dataclass
 
+from qa.config import PipelineConfig
 from qa.errors import ConfigError
+from qa.scoring.scorer import Scorer
 from qa.store.db import Store
 
 log = logging.getLogger("qa.runner.ray")
@@ -26,15 +28,12 @@ def _actor_class():
     class PipelineActor:
         """Holds one loaded pipeline (models in memory) and works the queue."""
 
-        def __init__(self, db_url: str, model: str | None, threads: int | None, scorecard: str | None):
-            from qa.config import PipelineConfig
+        def __init__(self, db_url: str, cfg: PipelineConfig, scorer: Scorer):
             from qa.pipeline import Pipeline
-            from qa.scoring.scorer import Scorer
             from qa.store import open_store
 
             self.store = open_store(db_url)
-            cfg = PipelineConfig().with_overrides({"asr.model": model, "asr.cpu_threads": threads})
-            self.pipeline = Pipeline(cfg, Scorer.from_file(Path(scorecard) if scorecard else None))
+            self.pipeline = Pipeline(cfg, scorer)
             self.pipeline.load()
 
         def work(self, until_empty: bool, lease_s: float) -> dict:
@@ -54,20 +53,24 @@ def _actor_class():
     return PipelineActor
 
 
+@dataclass(frozen=True, slots=True)
+class RayOptions:
+    """How many actors, what each gets from the cluster, and how long a job's lease lasts."""
+
+    actors: int = 1
+    until_empty: bool = True
+    lease_s: float = 600.0
+    address: str | None = None  # an existing cluster ("ray://host:10001" or "auto"); None: a local Ray instance
+    num_cpus: float | None = None  # per actor (default: the ASR threads)
+    num_gpus: float = 0.0  # per actor
+    local_cpus: int | None = None  # a local instance's CPUs
+
+
 def run_on_ray(
-    store: Store,
-    db_url: str,
-    actors: int = 1,
-    model: str | None = None,
-    threads: int | None = None,
-    until_empty: bool = True,
-    scorecard: Path | None = None,
-    lease_s: float = 600.0,
-    address: str | None = None,
-    num_cpus: float | None = None,
-    num_gpus: float = 0.0,
-    local_cpus: int | None = None,
+    store: Store, db_url: str, cfg: PipelineConfig, scorer: Scorer, options: RayOptions = RayOptions()
 ) -> dict:
+    """Work the queue in ``options.actors`` Ray actors, each holding ``Pipeline(cfg, scorer)``; the totals."""
+    o = options
     if store.dialect != "postgresql":
         raise ConfigError(
             "--runner ray needs a database every Ray node can reach: use --db postgresql://... (a SQLite file lives "
@@ -78,15 +81,15 @@ def run_on_ray(
     except ImportError:
         raise ConfigError("the Ray runner needs Ray: pip install 'callqa[ray]'") from None
     if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
+        if o.address:
+            ray.init(address=o.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=local_cpus, include_dashboard=False, log_to_driver=False)
-    per_actor_cpus = num_cpus if num_cpus is not None else float(threads or 1)
-    Actor = _actor_class().options(num_cpus=per_actor_cpus, num_gpus=num_gpus)
+            ray.init(num_cpus=o.local_cpus, include_dashboard=False, log_to_driver=False)
+    per_actor_cpus = o.num_cpus if o.num_cpus is not None else float(cfg.asr.cpu_threads or 1)
+    Actor = _actor_class().options(num_cpus=per_actor_cpus, num_gpus=o.num_gpus)
     url = store.engine.url.render_as_string(hide_password=False)
-    handles = [Actor.remote(url, model, threads, str(scorecard) if scorecard else None) for _ in range(actors)]
-    results = ray.get([h.work.remote(until_empty, lease_s) for h in handles])
+    handles = [Actor.remote(url, cfg, scorer) for _ in range(o.actors)]
+    results = ray.get([h.work.remote(o.until_empty, o.lease_s) for h in handles])
     total = {k: sum(r[k] for r in results) for k in ("done", "failed", "retried")}
     total["actors"] = len(handles)
     return total
