@@ -140,3 +140,20 @@ def sample_docs(tiny_pipeline):
         name: call_document(pipe.process(SAMPLES / f"{name}.flac", CallMetadata()))
         for name in ("pothole_report", "angry_caller", "status_followup")
     }
+
+
+# A short pothole call as WebVTT with voice tags (no audio, no ASR): greeting, address, request number, closing.
+POTHOLE_VTT = """WEBVTT
+
+00:00:00.000 --> 00:00:04.000
+<v Agent>Thank you for calling 311, my name is Dana. How can I help you?
+
+00:00:04.500 --> 00:00:09.000
+<v Caller>There's a big pothole in front of 41 Birchwood Drive and it popped my tire.
+
+00:00:09.500 --> 00:00:14.000
+<v Agent>I'm sorry about your tire. I've logged it, your request number is 2 4 1 9 0 3.
+
+00:00:14.500 --> 00:00:16.000
+<v Caller>Thanks, bye.
+"""

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import POTHOLE_VTT as VTT
 
 from qa.config import PipelineConfig
 from qa.document import call_document
@@ -16,21 +17,6 @@ from qa.stages import REGISTRY, build, chosen
 from qa.types import Evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
-
-VTT = """WEBVTT
-
-00:00:00.000 --> 00:00:04.000
-<v Agent>Thank you for calling 311, my name is Dana. How can I help you?
-
-00:00:04.500 --> 00:00:09.000
-<v Caller>There's a big pothole in front of 41 Birchwood Drive and it popped my tire.
-
-00:00:09.500 --> 00:00:14.000
-<v Agent>I'm sorry about your tire. I've logged it, your request number is 2 4 1 9 0 3.
-
-00:00:14.500 --> 00:00:16.000
-<v Caller>Thanks, bye.
-"""
 
 
 @pytest.fixture(scope="module")
