@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "coaching:write": frozenset({"admin", "supervisor"}),
     "coaching:read": frozenset({"admin", "supervisor", "agent"}),
     "trends:read": frozenset({"admin", "supervisor", "hr", "agent"}),
+    "dashboard:read": frozenset({"admin", "supervisor"}),  # a team's agents side by side
+    "queue:read": frozenset({"admin", "reviewer", "supervisor"}),  # the review queue and its weekly sample
     "exports:read": frozenset({"admin", "supervisor", "hr"}),
     "audit:read": frozenset({"admin", "supervisor"}),
     "users:manage": frozenset({"admin"}),

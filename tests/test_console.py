@@ -464,3 +464,72 @@ def test_browser_hr_and_agent_pages(browser_page, tmp_path):
     page.goto(f"{base}/ui/calls/{ids[0]}")  # from the top, for the screenshot
     page.screenshot(path=str(_shots(tmp_path) / "agent-call.png"), full_page=True)
     assert problems == [], json.dumps(problems)
+
+
+# ------------------------------------------------------------------------------------------------ sorting, queue
+
+
+def test_call_list_sorts_stably_by_date_score_and_length(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["admin"])
+
+    def order(sort: str) -> list[str]:
+        r = c.get("/", params={"sort": sort})
+        assert r.status_code == 200
+        return re.findall(r'<td><a href="/ui/calls/([0-9a-f]+)">', r.text)
+
+    for sort in ("started_at", "-started_at", "percent", "-percent", "duration_s", "-duration_s"):
+        api = [row["id"] for row in api_json(app, keys["admin"], f"/calls?sort={sort}")["data"]]
+        assert order(sort) == api and sorted(api) == sorted(ids), sort
+        assert order(sort) == order(sort)  # stable
+    assert order("started_at") == ids and order("-started_at") == ids[::-1]
+    percents = {row["id"]: row["percent"] for row in api_json(app, keys["admin"], "/calls")["data"]}
+    assert [percents[i] for i in order("percent")] == sorted(percents[i] for i in ids)
+    page = c.get("/", params={"sort": "percent", "agent": "A1"}).text
+    assert 'aria-sort="ascending"' in page and page.count("aria-sort=") == 1
+    assert 'href="/?agent=A1&amp;sort=-percent"' in page  # the sorted column's link sorts the other way, filters kept
+    assert 'name="sort" value="percent"' in page  # the filter form keeps the order
+    bad = c.get("/", params={"sort": "agent_id"})
+    assert bad.status_code == 200 and bad.text.count("sort: one of") == 1
+    api_bad = TestClient(app).get("/calls?sort=agent_id", headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert api_bad.status_code == 422
+
+    # an agent sorting by score: a draft's score sorts as empty, so the order says nothing about it
+    TestClient(app).post(f"/calls/{ids[1]}/evaluation/release", headers={"Authorization": f"Bearer {keys['admin']}"})
+    sign_in(c, keys["agent"])
+    assert order("percent")[0] == ids[1] and order("-percent")[0] == ids[1]
+
+
+def test_queue_needs_review_disputes_and_a_weekly_sample_that_reloads_the_same(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["reviewer"])
+    first = c.get("/queue")
+    assert first.status_code == 200 and "week 2026-W45" in first.text  # the week of the latest call
+    assert 'href="/queue"' in first.text
+
+    def sampled(**params) -> list[str]:
+        r = c.get("/queue", params=params)
+        assert r.status_code == 200, r.text[:300]
+        table = r.text.split('id="sample-table"')[1].split("</table>")[0]
+        return re.findall(r'href="/ui/calls/([0-9a-f]+)"', table)
+
+    assert sampled(week="2026-W44", n=2) == ids[:2]  # A1's two calls that week
+    one = sampled(week="2026-W44", n=1)
+    assert len(one) == 1 and one[0] in ids[:2] and all(sampled(week="2026-W44", n=1) == one for _ in range(3))
+    assert sampled(week="2026-W44") == ids[:2]  # the server's default: 2 per agent
+    assert sampled(week="2026-W45", n=5) == [ids[2]] and sampled(week="2026-W40") == []
+    api = api_json(app, keys["reviewer"], "/review-sample?week=2026-W44&per_agent=1")
+    assert [r["id"] for r in api["data"]] == one and api["week"] == "2026-W44"
+    needs = {i for i in ids if api_json(app, keys["admin"], f"/calls/{i}")["needs_review"]}
+    table = c.get("/queue").text.split('id="needs-review"')[1].split("</section>")[0]
+    assert {i for i in ids if i in table} == needs
+    for bad, word in (({"week": "2026-45"}, "week:"), ({"week": "2026-W60"}, "week:"), ({"n": "x"}, "n:")):
+        r = c.get("/queue", params=bad)
+        assert r.status_code == 422 and r.text.count(word) >= 1, bad
+    sign_in(c, keys["supervisor"])  # team east: the west agent's calls are not drawn
+    assert sampled(week="2026-W45") == [] and sampled(week="2026-W44", n=2) == ids[:2]
+    for role in ("agent", "hr"):
+        sign_in(c, keys[role])
+        assert c.get("/queue").status_code == 403 and 'href="/queue"' not in c.get("/").text

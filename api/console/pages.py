@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -48,6 +48,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+SORTS = get_args(calls.Sort)
+SORTABLE = {"started_at": "-started_at", "percent": "percent", "duration_s": "-duration_s"}  # column: first click
 FLAGS = {"failed": "passed", "needs_review": "needs_review", "emergency": "emergency", "negative": "caller_negative"}
 _call_id, _item_id = TypeAdapter(CallId), TypeAdapter(ItemId)
 _agent, _moment = TypeAdapter(AgentQuery), TypeAdapter(Moment)
@@ -87,6 +89,9 @@ def signed_in(request: Request) -> Session | None:
 
 def may(user: Principal, permission: str) -> bool:
     return user.role in PERMISSIONS[permission]
+
+
+templates.env.globals["may"] = may  # the navigation shows what the permission table allows
 
 
 def _fail(exc: Exception, back: str = "/") -> ConsoleError:
@@ -218,6 +223,11 @@ def _filters(request: Request, user: Principal) -> tuple[dict[str, Any], dict[st
             problems.append("words: 2 to 200 characters")
         else:
             args["q"] = raw["q"]
+    if "sort" in raw:
+        if raw["sort"] in SORTS:
+            args["sort"] = raw["sort"]
+        else:
+            problems.append("sort: one of " + ", ".join(SORTS))
     try:
         page_no = max(1, min(int(raw.get("page", "1")), 100_000))
     except ValueError:
@@ -246,6 +256,7 @@ def call_list(request: Request, s: SessionDep):
 
     pages = max(1, -(-result["count"] // PAGE_SIZE))
     context = {
+        "sorting": _sort_links(keep, args.get("sort", "-started_at")),
         "me": sess,
         "rows": result["data"],
         "count": result["count"],
@@ -258,6 +269,23 @@ def call_list(request: Request, s: SessionDep):
         "reads_text": text_access(user) is not TextAccess.NONE,
     }
     return page(request, "calls.html", context)
+
+
+def _sort_links(keep: dict[str, str], current: str) -> dict[str, dict[str, str | None]]:
+    """Per sortable column: the link that sorts by it (the other direction when it is the current order; paging
+    starts again) and its ``aria-sort`` state."""
+    out: dict[str, dict[str, str | None]] = {}
+    for column, first in SORTABLE.items():
+        state = None
+        if current.lstrip("-") == column:
+            state = "descending" if current.startswith("-") else "ascending"
+            target = column if current.startswith("-") else "-" + column
+        else:
+            target = first
+        nxt = "descending" if target.startswith("-") else "ascending"
+        href = "/?" + urlencode({**{k: v for k, v in keep.items() if k != "sort"}, "sort": target})
+        out[column] = {"href": href, "state": state, "next": nxt}
+    return out
 
 
 def _words(call, view: dict[str, Any], access: TextAccess) -> list[dict[str, Any]]:
@@ -466,6 +494,61 @@ def dispute_list(request: Request, s: SessionDep):
         raise _fail(exc) from exc
     context = {"me": sess, "rows": result["data"], "count": result["count"], "status": status or ""}
     return page(request, "disputes.html", context)
+
+
+# ------------------------------------------------------------------------------------------------------ the queue
+
+
+def _week_and_n(request: Request) -> tuple[str | None, int | None]:
+    """``week`` (ISO, "2026-W45") and ``n`` (calls per agent, 0-50) from the query string; 422 naming the field."""
+    q = request.query_params
+    week = (q.get("week") or "").strip() or None
+    if week is not None:
+        from qa.store.sampling import Week
+
+        try:
+            week = Week.parse(week).label
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+    n = None
+    if (q.get("n") or "").strip():
+        try:
+            n = int(q["n"])
+            if not 0 <= n <= 50:
+                raise ValueError
+        except ValueError:
+            raise HTTPException(422, "n: a whole number of calls per agent from 0 to 50") from None
+    return week, n
+
+
+@router.get("/queue")
+def queue_page(request: Request, s: SessionDep):
+    """A reviewer's queue: calls that need review, open disputes, and this week's random sample per agent (the
+    API's list, dispute list and review sample, with their scopes)."""
+    sess = signed_in(request)
+    if sess is None:
+        return _to_login()
+    try:
+        user = require("queue:read")(sess.user)
+        week, n = _week_and_n(request)
+        sample = reviews.review_sample(request, s, user, week=week, per_agent=n, team=None)
+        review = calls.list_calls(s, user, needs_review=True, sort="-started_at", limit=100, offset=0)
+        disputes = reviews.list_disputes(s, user, status="open", limit=100, offset=0)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(exc, "/queue") from exc
+    from qa.store.sampling import Week
+
+    wk = Week.parse(sample["week"])
+    context = {
+        "me": sess,
+        "sample": sample,
+        "review": review,
+        "disputes": disputes,
+        "prev_week": "/queue?" + urlencode({"week": wk.shift(-1).label, "n": sample["per_agent"]}),
+        "next_week": "/queue?" + urlencode({"week": wk.shift(1).label, "n": sample["per_agent"]}),
+        "week_start": wk.start.date(),
+    }
+    return page(request, "queue.html", context)
 
 
 # ------------------------------------------------------------------------------------------------------ exports

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import case, func, null, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
@@ -48,6 +48,20 @@ MEDIA_TYPES = {
     ".aac": "audio/aac",
     ".webm": "audio/webm",
 }
+
+Sort = Literal["started_at", "-started_at", "percent", "-percent", "duration_s", "-duration_s"]
+SORT_COLUMNS = {"started_at": Call.started_at, "percent": Call.percent, "duration_s": Call.duration_s}
+
+
+def order_by(sort: str, user: Principal) -> tuple:
+    """The list's order: the column, empty values last, then the call id (stable across pages). For agents a
+    draft's score sorts as empty: the order must not reveal what the row hides."""
+    name = sort.lstrip("-")
+    column = SORT_COLUMNS[name]
+    if name == "percent" and released_only(user):
+        column = case((Call.released_at.is_(None), null()), else_=Call.percent)
+    key = column.desc() if sort.startswith("-") else column.asc()
+    return key.nulls_last(), Call.id
 
 
 UPLOAD_BODY = {
@@ -167,6 +181,9 @@ def list_calls(
     emergency: bool | None = None,
     needs_review: bool | None = None,
     q: SearchQuery = None,
+    sort: Annotated[
+        Sort, Query(description="Order: started_at, percent or duration_s; a leading '-' sorts descending.")
+    ] = "-started_at",
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:
@@ -209,7 +226,7 @@ def list_calls(
             conds.append(column.contains(word, autoescape=True))
     query = query.where(*conds)
     total = s.scalar(select(func.count()).select_from(query.subquery()))
-    rows = s.scalars(query.order_by(Call.started_at.desc().nulls_last(), Call.id).limit(limit).offset(offset)).all()
+    rows = s.scalars(query.order_by(*order_by(sort, user)).limit(limit).offset(offset)).all()
     hide = released_only(user)
     return {"data": [summary(c, hide) for c in rows], "count": total, "limit": limit, "offset": offset}
 

@@ -10,14 +10,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import CallId, Limit, Offset, RowId, SessionDep, actor_of, require, visible_call
-from api.permissions import Principal, scope_calls
+from api.deps import CallId, Limit, Offset, RowId, SessionDep, TeamQuery, actor_of, require, visible_call
+from api.permissions import Principal, released_only, scope_calls
 from api.routes.evaluations import answers, evaluation_of, item_ids, policy
 from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, Page
 from qa.store import audit, lifecycle
 from qa.store.calls import refresh_call_score
 from qa.store.models import CalibrationAnswer, CalibrationSession, Call, Dispute, EvaluationRow, Review, User, utcnow
 from qa.store.reports import agreement
+from qa.store.sampling import Week, latest_week, weekly_sample
+from qa.store.views import summary
 
 router = APIRouter(tags=["reviews"])
 
@@ -106,6 +108,38 @@ def calibration_result(
         history.append({"reviewer": who, "item": a.item_id, "answer": a.answer, "at": a.created_at})
     automatic = {it["id"]: it["answer"] for it in ev.data["items"]}
     return {"id": cs.id, "call_id": cs.call_id, "name": cs.name, **agreement(latest, automatic), "history": history}
+
+
+# ------------------------------------------------------------------------------------------------- weekly sample
+
+WeekQuery = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week (2026-W45); default: the week of the latest call."),
+]
+PerAgent = Annotated[int | None, Query(ge=0, le=50, description="Calls per agent (default: the server's setting).")]
+
+
+@router.get("/review-sample", summary="A random sample of evaluated calls per agent for one week (same on reload)")
+def review_sample(
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("queue:read"))],
+    week: WeekQuery = None,
+    per_agent: PerAgent = None,
+    team: TeamQuery = None,
+) -> dict:
+    """N evaluated calls of each agent the user may see, drawn with a seed per ISO week (``qa.store.sampling``)."""
+    q = scope_calls(select(Call), user)
+    if team is not None:
+        q = q.where(Call.team == team)
+    try:
+        wk = Week.parse(week) if week else latest_week(s, q)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    n = request.app.state.settings.review_sample if per_agent is None else per_agent
+    rows = weekly_sample(s, q, wk, n)
+    hide = released_only(user)
+    return {"week": wk.label, "per_agent": n, "data": [summary(c, hide) for c in rows], "count": len(rows)}
 
 
 # --------------------------------------------------------------------------------------------------------- disputes
