@@ -533,3 +533,29 @@ def test_queue_needs_review_disputes_and_a_weekly_sample_that_reloads_the_same(c
     for role in ("agent", "hr"):
         sign_in(c, keys[role])
         assert c.get("/queue").status_code == 403 and 'href="/queue"' not in c.get("/").text
+
+
+# ------------------------------------------------------------------------------------------------ call page
+
+
+def test_call_page_sentiment_curve_and_silences(console):
+    app, store, keys, ids, docs = console
+    from api.console.pages import silences
+
+    turns = [{"start": 0.0, "end": 2.0}, {"start": 1.5, "end": 4.0}, {"start": 9.0, "end": 10.0}]
+    assert silences(turns, 20.0, []) == [(4.0, 9.0), (10.0, 20.0)]
+    assert silences(turns, 20.0, [(4.5, 8.5), (10.0, 19.0)]) == []  # a hold is no silence; 4.0-4.5 is too short
+    assert silences([{"start": 2.0, "end": 3.0}], 3.0, []) == [(0.0, 2.0)]
+
+    c = TestClient(app)
+    sign_in(c, keys["reviewer"])
+    page = c.get(f"/ui/calls/{ids[1]}").text  # the angry caller
+    points = docs[1]["sentiment"]["turns"]
+    assert 'id="sentiment-curve"' in page and 'role="img"' in page and 'aria-labelledby="curve-caption"' in page
+    assert page.count('<circle class="dot') == len(points) and "caller: started" in page and "(by turn)" not in page
+    lowest = min(p["score"] for p in points if p["role"] == "caller")
+    assert f"lowest {lowest:+.2f} at " in page
+    assert page.count('class="silence"') == len(re.findall(r"<title>silence ", page))
+    sign_in(c, keys["hr"])  # HR: the same curve over the turn order, no turn times
+    hr = c.get(f"/ui/calls/{ids[1]}").text
+    assert 'id="sentiment-curve"' in hr and "(by turn)" in hr and "data-seek" not in hr and 'class="w"' not in hr

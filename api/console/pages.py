@@ -320,14 +320,77 @@ def _timeline(view: dict[str, Any]) -> dict[str, Any] | None:
         return {"x": round(start * scale, 2), "w": round(max(end - start, 0.05) * scale, 2), "start": start, "end": end}
 
     metrics = view.get("metrics") or {}
+    holds = [(float(h["start"]), float(h["end"])) for h in metrics.get("holds") or []]
     return {
         "turns": [{**span(t["start"], t["end"]), "role": t["role"]} for t in view["turns"]],
+        "silences": [span(a, b) for a, b in silences(view["turns"], duration, holds)],
         "holds": [span(h["start"], h["end"]) for h in metrics.get("holds") or []],
         "overtalk": [
             span(i["at"], i["at"] + float(i.get("overlap_s") or 0.2)) for i in metrics.get("interruptions") or []
         ],
         "scale": scale,
     }
+
+
+SILENCE_S = 1.5  # a gap with nobody speaking at least this long is drawn as silence
+
+
+def silences(
+    turns: list[dict[str, Any]], duration: float, holds: list[tuple[float, float]], least: float = SILENCE_S
+) -> list[tuple[float, float]]:
+    """Gaps of at least ``least`` seconds in which no turn is spoken and no hold runs (times only)."""
+    busy = sorted([(float(t["start"]), float(t["end"])) for t in turns] + holds)
+    out, at = [], 0.0
+    for start, end in busy:
+        if start - at >= least:
+            out.append((at, start))
+        at = max(at, end)
+    if duration - at >= least:
+        out.append((at, duration))
+    return out
+
+
+CURVE_W, CURVE_H = 1000, 80
+
+
+def sentiment_curve(view: dict[str, Any]) -> dict[str, Any] | None:
+    """Per-turn sentiment (-1..1) of caller and agent as SVG polylines, over the call's time when the role sees turn
+    times, else over the turn order (HR: labels and scores are no transcript text); with a caption that says in
+    words what the curve shows."""
+    points = (view.get("sentiment") or {}).get("turns") or []
+    if not points:
+        return None
+    times = {t["index"]: (t["start"] + t["end"]) / 2 for t in view.get("turns") or []}
+    duration = float(view.get("duration_s") or 0)
+    timed = bool(times) and duration > 0 and all(p["turn"] in times for p in points)
+    last = max(p["turn"] for p in points) or 1
+
+    def x(p) -> float:
+        return round(CURVE_W * (times[p["turn"]] / duration if timed else p["turn"] / last), 1)
+
+    def y(score: float) -> float:
+        return round(CURVE_H / 2 - (CURVE_H / 2 - 6) * max(-1.0, min(1.0, float(score))), 1)
+
+    lines, dots, said = {}, [], []
+    for role in ("caller", "agent"):
+        mine = sorted((p for p in points if p["role"] == role), key=lambda p: p["turn"])
+        if not mine:
+            continue
+        lines[role] = " ".join(f"{x(p)},{y(p['score'])}" for p in mine)
+        for p in mine:
+            dot = {"x": x(p), "y": y(p["score"]), "role": role, "label": p["label"], "score": p["score"]}
+            dots.append({**dot, "at": times.get(p["turn"]) if timed else None})
+        low = min(mine, key=lambda p: p["score"])
+        where = f" at {_clock(times[low['turn']])}" if timed else f" in turn {low['turn'] + 1}"
+        said.append(
+            f"{role}: started {mine[0]['label']} ({mine[0]['score']:+.2f}), lowest {low['score']:+.2f}{where}, "
+            f"ended {mine[-1]['label']} ({mine[-1]['score']:+.2f})"
+        )
+    return {"lines": lines, "dots": dots, "timed": timed, "caption": "; ".join(said), "mid": CURVE_H / 2}
+
+
+def _clock(t: float) -> str:
+    return f"{int(t // 60)}:{t % 60:04.1f}"
 
 
 def _sections(ev: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -362,6 +425,7 @@ def call_page(call_id: str, request: Request, s: SessionDep):
         "turns": _words(call, view, access) if view["turns"] is not None else None,
         "sections": _sections(ev),
         "timeline": _timeline(view),
+        "curve": sentiment_curve(view),
         "mood": {s["turn"]: s["label"] for s in (view.get("sentiment") or {}).get("turns") or []},
         "metrics": view.get("metrics") or {},
         "ev": ev,
