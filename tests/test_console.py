@@ -559,3 +559,90 @@ def test_call_page_sentiment_curve_and_silences(console):
     sign_in(c, keys["hr"])  # HR: the same curve over the turn order, no turn times
     hr = c.get(f"/ui/calls/{ids[1]}").text
     assert 'id="sentiment-curve"' in hr and "(by turn)" in hr and "data-seek" not in hr and 'class="w"' not in hr
+
+
+# ------------------------------------------------------------------------------------------------ dashboard, coaching
+
+
+def test_dashboard_per_agent_weeks_days_and_rising_types_team_scoped(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["admin"])
+    r = c.get("/dashboard", params={"week": "2026-W45"})
+    assert r.status_code == 200
+    api = api_json(app, keys["admin"], "/trends/dashboard?week=2026-W45")
+    assert api["weeks"][-2:] == ["2026-W44", "2026-W45"] and len(api["weeks"]) == 8
+    a1 = api["agents"]["A1"]["2026-W44"]
+    percents = [api_json(app, keys["admin"], f"/calls/{i}")["percent"] for i in ids[:2]]
+    assert a1["calls"] == 2 and a1["average_percent"] == pytest.approx(sum(percents) / 2, abs=0.01)
+    assert set(api["agents"]) == {"A1", "A2"} and "2026-W44" not in api["agents"]["A2"]
+    assert [d["calls"] for d in api["days"]] == [0, 0, 1, 0, 0, 0, 0]  # Wednesday 4 November
+    assert api["days"][2]["handle_s"] == pytest.approx(docs[2]["audio"]["duration_s"], abs=0.1)
+    rising = {x["request_type"]: x for x in api["rising"]}
+    new = docs[2]["request_type"]["label"]
+    assert rising[new]["this_week"] == 1 and rising[new]["rising"] is True
+    for chart in ("score-chart", "pass-chart", "days-chart"):
+        assert f'<svg id="{chart}"' in r.text and f'aria-labelledby="{chart.replace("-chart", "")}' in r.text
+    assert 'id="agent-table"' in r.text and f"{a1['average_percent']:.0f}%" in r.text  # the table fallback
+    assert r.text.count("<circle") == 4  # one point per agent-week in each chart (a lone week has no line)
+    assert "style=" not in r.text  # the CSP allows no inline style
+    assert c.get("/dashboard", params={"week": "W45"}).status_code == 422
+    assert c.get("/dashboard", params={"team": "bell\x07"}).status_code == 422
+    assert c.get("/dashboard").status_code == 200  # the week of the latest call
+
+    sign_in(c, keys["supervisor"])  # team east: A2 (west) is not on it, whatever the team asked for
+    page = c.get("/dashboard", params={"week": "2026-W45"}).text
+    assert 'href="/?agent=A1"' in page and 'href="/?agent=A2"' not in page and 'name="team"' not in page
+    west = c.get("/dashboard", params={"week": "2026-W45", "team": "west"}).text
+    assert "?agent=A" not in west and "No evaluated calls" in west
+    own = api_json(app, keys["supervisor"], "/trends/dashboard?week=2026-W45")
+    assert set(own["agents"]) == {"A1"} and own["team"] == "east" and sum(d["calls"] for d in own["days"]) == 0
+    for role in ("agent", "hr", "reviewer"):
+        sign_in(c, keys[role])
+        assert c.get("/dashboard").status_code == 403, role
+        assert 'href="/dashboard"' not in c.get("/").text
+
+
+def test_coaching_notes_from_the_dashboard_and_a_call_page(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["supervisor"])
+    dash = c.get("/dashboard").text
+    form = {"agent_id": "A1", "note": "Greet by name", "follow_up_due": "2026-12-01", "back": "/dashboard"}
+    assert c.post("/ui/coaching", data=form, follow_redirects=False).status_code == 403  # no CSRF
+    r = c.post("/ui/coaching", data={**form, "csrf": csrf_of(dash)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard#coaching"
+    other = c.post("/ui/coaching", data={**form, "agent_id": "A2", "csrf": csrf_of(dash)})  # team west
+    assert other.status_code == 422 and "no agent 'A2'" in html.unescape(other.text)
+    bad = c.post("/ui/coaching", data={**form, "follow_up_due": "soon", "csrf": csrf_of(dash)})
+    assert bad.status_code == 422 and "follow_up_due" in bad.text
+    evil = c.post("/ui/coaching", data={**form, "back": "https://evil.example", "csrf": csrf_of(dash)},
+                  follow_redirects=False)  # fmt: skip
+    assert evil.headers["location"] == "/ui/coaching#coaching"
+    page = c.get(f"/ui/calls/{ids[1]}").text
+    assert "Coaching about this call" in page
+    r = c.post("/ui/coaching", data={"agent_id": "A1", "call_id": ids[1], "note": "Calmer tone", "back":
+               f"/ui/calls/{ids[1]}", "csrf": csrf_of(page)}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == f"/ui/calls/{ids[1]}#coaching"
+    assert "Calmer tone" in c.get(f"/ui/calls/{ids[1]}").text and "Greet by name" in c.get("/dashboard").text
+    notes = api_json(app, keys["supervisor"], "/coaching")["data"]
+    assert [(n["agent_id"], n["call_ids"]) for n in notes] == [("A1", [ids[1]]), ("A1", []), ("A1", [])]
+    first = notes[-1]["id"]
+    r = c.post(f"/ui/coaching/{first}", data={"status": "done", "back": "/ui/coaching", "csrf": csrf_of(page)},
+               follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and api_json(app, keys["supervisor"], "/coaching?status=done")["count"] == 1
+    assert c.post(f"/ui/coaching/{first}", data={"status": "later", "csrf": csrf_of(page)}).status_code == 422
+    assert c.post("/ui/coaching/999", data={"status": "done", "csrf": csrf_of(page)}).status_code == 404
+    assert audit_actions(store).count("coaching.create") == 3 and audit_actions(store).count("coaching.update") == 1
+
+    sign_in(c, keys["agent"])  # A1 reads their notes, writes none
+    mine = c.get("/ui/coaching").text
+    assert "Greet by name" in mine and "Calmer tone" in mine and "New coaching note" not in mine
+    assert "Calmer tone" in c.get(f"/ui/calls/{ids[1]}").text
+    token = csrf_of(mine)
+    assert c.post("/ui/coaching", data={**form, "csrf": token}).status_code == 403
+    assert c.post(f"/ui/coaching/{first}", data={"status": "open", "csrf": token}).status_code == 403
+    sign_in(c, keys["agent2"])
+    assert "0 notes" in c.get("/ui/coaching").text
+    sign_in(c, keys["hr"])
+    assert c.get("/ui/coaching").status_code == 403

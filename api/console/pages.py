@@ -34,7 +34,7 @@ from api.deps import (
 )
 from api.deps import visible_call as _visible_call
 from api.permissions import PERMISSIONS, Principal, released_only, text_access
-from api.routes import calls, evaluations, reports, reviews
+from api.routes import calls, coaching, evaluations, reports, reviews
 from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn
 from qa.store import audit
 from qa.store.lifecycle import LifecycleError
@@ -419,7 +419,13 @@ def call_page(call_id: str, request: Request, s: SessionDep):
     except Exception as exc:  # noqa: BLE001
         raise _fail(exc) from exc
     ev = view["evaluation"]
+    notes = []
+    if may(user, "coaching:read") and call.agent_id:  # the API's list and scope; those about this call
+        listed = coaching.list_notes(s, user, agent_id=call.agent_id, status=None, limit=500, offset=0)["data"]
+        notes = [n for n in listed if call.id in (n["call_ids"] or [])]
     context = {
+        "notes": notes,
+        "can_coach": may(user, "coaching:write") and bool(call.agent_id),
         "me": sess,
         "call": view,
         "turns": _words(call, view, access) if view["turns"] is not None else None,
