@@ -646,3 +646,64 @@ def test_coaching_notes_from_the_dashboard_and_a_call_page(console):
     assert "0 notes" in c.get("/ui/coaching").text
     sign_in(c, keys["hr"])
     assert c.get("/ui/coaching").status_code == 403
+
+
+# ------------------------------------------------------------------------------------------------ calibration
+
+
+def test_calibration_blind_answers_then_agreement_and_kappa(console):
+    app, store, keys, ids, docs = console
+    keys["reviewer2"] = add_user(store, "u-reviewer2", "reviewer")
+    c = TestClient(app)
+    sign_in(c, keys["supervisor"])
+    page = c.get(f"/ui/calls/{ids[1]}").text
+    assert "Start a calibration session" in page
+    assert c.post(f"/ui/calls/{ids[1]}/calibrate", data={"name": "angry"}).status_code == 403  # no CSRF
+    r = c.post(f"/ui/calls/{ids[1]}/calibrate", data={"name": "angry", "csrf": csrf_of(page)}, follow_redirects=False)
+    assert r.status_code == 303
+    url = r.headers["location"]
+    sid = int(url.rsplit("/", 1)[1])
+    assert "No answers yet" in c.get(url).text  # supervisors run sessions: results at any time
+    assert c.post(f"/ui/calls/{ids[2]}/calibrate", data={"name": "x", "csrf": csrf_of(page)}).status_code == 404
+
+    auto = {i["id"]: i["answer"] for i in docs[1]["evaluation"]["items"]}
+    mine = {k: (v if v in ("yes", "no", "na") else "na") for k, v in auto.items()}
+    theirs = dict(mine)
+    flip = next(iter(theirs))
+    theirs[flip] = "no" if theirs[flip] == "yes" else "yes"
+    for who, answers in (("reviewer", mine), ("reviewer2", theirs)):
+        sign_in(c, keys[who])
+        blind = c.get(url)
+        assert blind.status_code == 200 and 'id="blind"' in blind.text and 'id="items-table"' not in blind.text
+        assert "automatic" not in blind.text.lower().replace("the automatic answers and", "")  # only the notice
+        assert page_words(blind.text)  # the transcript to answer from
+        assert TestClient(app).get(f"/calibrations/{sid}", headers={"Authorization": f"Bearer {keys[who]}"}
+                                   ).status_code == 409  # fmt: skip
+        token = csrf_of(blind.text)
+        form = {f"a-{k}": v for k, v in answers.items()}
+        assert c.post(f"{url}/answers", data=form, follow_redirects=False).status_code == 403  # no CSRF
+        assert c.post(f"{url}/answers", data={**form, f"a-{flip}": "maybe", "csrf": token}).status_code == 422
+        assert c.post(f"{url}/answers", data={"a-nope": "yes", "csrf": token}).status_code == 422
+        assert c.post(f"{url}/answers", data={"csrf": token}).status_code == 422
+        ok = c.post(f"{url}/answers", data={**form, "csrf": token}, follow_redirects=False)
+        assert ok.status_code == 303 and ok.headers["location"] == url
+        shown = c.get(url).text
+        assert 'id="items-table"' in shown and 'id="blind"' not in shown
+    res = api_json(app, keys["admin"], f"/calibrations/{sid}")
+    n = len(mine)
+    assert res["overall"]["percent_agreement"] == pytest.approx(100 * (n - 1) / n, abs=0.01)
+    assert f'{res["overall"]["percent_agreement"]:.0f}%' in shown
+    kappa = res["pairs"][0]["kappa"]
+    assert (f"{kappa:.2f}" if kappa is not None else "–") in shown.split('id="pairs-table"')[1]
+    assert "u-reviewer2" in shown.split('id="auto-table"')[1]
+    listed = c.get("/ui/calibrations").text
+    assert f'href="/ui/calibrations/{sid}"' in listed and "answered" in listed
+    assert audit_actions(store).count("calibration.create") == 1
+    assert audit_actions(store).count("calibration.answer") == 2
+
+    sign_in(c, keys["supervisor"])  # managers read, never answer
+    assert c.post(f"{url}/answers", data={f"a-{flip}": "yes", "csrf": csrf_of(c.get("/").text)}).status_code == 403
+    assert c.get("/ui/calibrations/999").status_code == 404
+    for role in ("agent", "hr"):
+        sign_in(c, keys[role])
+        assert c.get("/ui/calibrations").status_code == 403 and c.get(url).status_code == 403

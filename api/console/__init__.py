@@ -12,7 +12,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def mount(app: FastAPI, settings) -> None:
-    from api.console import pages, team
+    from api.console import calibration, pages, team
     from api.console.session import Sessions, load_secret
 
     app.state.console_sessions = Sessions(
@@ -20,5 +20,6 @@ def mount(app: FastAPI, settings) -> None:
     )
     app.include_router(pages.router)
     app.include_router(team.router)
+    app.include_router(calibration.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="console-static")
     pages.install(app)

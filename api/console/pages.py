@@ -426,6 +426,7 @@ def call_page(call_id: str, request: Request, s: SessionDep):
     context = {
         "notes": notes,
         "can_coach": may(user, "coaching:write") and bool(call.agent_id),
+        "can_calibrate": may(user, "calibration:manage") and ev is not None,
         "me": sess,
         "call": view,
         "turns": _words(call, view, access) if view["turns"] is not None else None,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.deps import CallId, Limit, Offset, RowId, SessionDep, TeamQuery, actor_of, require, visible_call
-from api.permissions import Principal, released_only, scope_calls
+from api.permissions import Principal, answers_blind, released_only, scope_calls
 from api.routes.evaluations import answers, evaluation_of, item_ids, policy
 from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, Page
 from qa.store import audit, lifecycle
@@ -52,7 +52,7 @@ def create_calibration(
     return {"id": cs.id, "call_id": call.id, "name": cs.name}
 
 
-def _session_call(s: Session, session_id: int, user: Principal) -> tuple[CalibrationSession, Call]:
+def session_call(s: Session, session_id: int, user: Principal) -> tuple[CalibrationSession, Call]:
     """The session and its call; 404 "no calibration session" alike for a missing one and another team's."""
     cs = s.get(CalibrationSession, session_id)
     call = None if cs is None else s.scalar(scope_calls(select(Call).where(Call.id == cs.call_id), user))
@@ -69,7 +69,7 @@ def score_calibration(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("calibration:score"))],
 ):
-    cs, call = _session_call(s, session_id, user)
+    cs, call = session_call(s, session_id, user)
     ev = evaluation_of(s, call)
     unknown = sorted(set(body.answers) - set(item_ids(ev)))
     if unknown:
@@ -90,18 +90,57 @@ def score_calibration(
     return calibration_result(session_id, s, user)
 
 
+@router.get("/calibrations", summary="Calibration sessions on the calls the user may see, newest first")
+def list_calibrations(
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("calibration:read"))],
+    call_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict:
+    q = scope_calls(select(CalibrationSession).join(Call, Call.id == CalibrationSession.call_id), user)
+    if call_id is not None:
+        q = q.where(CalibrationSession.call_id == call_id)
+    total = s.scalar(select(func.count()).select_from(q.subquery()))
+    rows = list(s.scalars(q.order_by(CalibrationSession.id.desc()).limit(limit).offset(offset)))
+    who: dict[int, set[int]] = {}
+    if rows:
+        pairs = s.execute(
+            select(CalibrationAnswer.session_id, CalibrationAnswer.reviewer_id)
+            .where(CalibrationAnswer.session_id.in_([r.id for r in rows]))
+            .distinct()
+        )
+        for sid, rid in pairs:
+            who.setdefault(sid, set()).add(rid)
+    data = [
+        {
+            "id": r.id,
+            "call_id": r.call_id,
+            "name": r.name,
+            "created_at": r.created_at,
+            "reviewers": len(who.get(r.id, ())),
+            "answered": user.id in who.get(r.id, ()),
+        }
+        for r in rows
+    ]
+    return {"data": data, "count": total, "limit": limit, "offset": offset}
+
+
 @router.get("/calibrations/{session_id}", summary="Agreement between reviewers (latest answers) and the history")
 def calibration_result(
     session_id: RowId, s: SessionDep, user: Annotated[Principal, Depends(require("calibration:read"))]
 ):
-    cs, call = _session_call(s, session_id, user)
+    """A reviewer who has not answered yet gets 409: reviewers answer blind (``answers_blind``)."""
+    cs, call = session_call(s, session_id, user)
     ev = evaluation_of(s, call)
+    rows = list(
+        s.scalars(select(CalibrationAnswer).where(CalibrationAnswer.session_id == cs.id).order_by(CalibrationAnswer.id))
+    )
+    if answers_blind(user) and not any(a.reviewer_id == user.id for a in rows):
+        raise HTTPException(409, f"calibration session {cs.id}: give your answers first (reviewers answer blind)")
     names = dict(s.execute(select(User.id, User.name)).all())
     latest: dict[str, dict[str, str]] = {}
     history = []
-    rows = s.scalars(
-        select(CalibrationAnswer).where(CalibrationAnswer.session_id == cs.id).order_by(CalibrationAnswer.id)
-    )
     for a in rows:
         who = names.get(a.reviewer_id, str(a.reviewer_id))
         latest.setdefault(who, {})[a.item_id] = a.answer  # in id order: the latest wins
