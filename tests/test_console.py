@@ -549,7 +549,8 @@ def test_call_page_sentiment_curve_and_silences(console):
 
     c = TestClient(app)
     sign_in(c, keys["reviewer"])
-    page = c.get(f"/ui/calls/{ids[1]}").text  # the angry caller
+    page = c.get(f"/ui/calls/{ids[1]}").text  # the angry caller (no recording on this server: no player)
+    assert "<audio" not in page and 'id="no-recording"' in page and 'class="seek"' not in page
     points = docs[1]["sentiment"]["turns"]
     assert 'id="sentiment-curve"' in page and 'role="img"' in page and 'aria-labelledby="curve-caption"' in page
     assert page.count('<circle class="dot') == len(points) and "caller: started" in page and "(by turn)" not in page
@@ -707,3 +708,87 @@ def test_calibration_blind_answers_then_agreement_and_kappa(console):
     for role in ("agent", "hr"):
         sign_in(c, keys[role])
         assert c.get("/ui/calibrations").status_code == 403 and c.get(url).status_code == 403
+
+
+@pytest.mark.bypass_csp
+def test_browser_sort_queue_curve_dashboard_coaching_and_calibration(browser_page, tmp_path):
+    page, (base, (app, store, keys, ids, docs)), problems = browser_page
+    shots = _shots(tmp_path)
+    _browser_sign_in(page, base, keys["reviewer"])
+    # sorting from the keyboard: the Score heading's link, then again for the other direction
+    page.focus("#sort-percent")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*sort=percent$"))
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "ascending"
+    page.click("#sort-percent")
+    page.wait_for_url(re.compile(r".*sort=-percent$"))
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "descending"
+    api = [r["id"] for r in api_json(app, keys["reviewer"], "/calls?sort=-percent")["data"]]
+    shown = [a.get_attribute("href").rsplit("/", 1)[1] for a in page.locator("#calls tbody a").all()]
+    assert shown == api
+
+    page.click("nav >> text=Queue")
+    page.wait_for_url(base + "/queue")
+    page.fill("input[name=week]", "2026-W44")
+    page.fill("input[name=n]", "1")
+    page.click("#sample button[type=submit]")
+    page.wait_for_url(re.compile(r".*week=2026-W44.*"))
+    first = page.locator("#sample-table tbody a").all_inner_texts()
+    page.reload()
+    assert page.locator("#sample-table tbody a").all_inner_texts() == first and len(first) == 1
+    page.screenshot(path=str(shots / "queue.png"), full_page=True)
+
+    # the sentiment curve: a caller's point plays the call from that turn
+    page.goto(f"{base}/ui/calls/{ids[0]}")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    dot = page.locator("#sentiment-curve circle.dot.caller").last
+    at = float(dot.get_attribute("data-seek"))
+    dot.dispatch_event("click")
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {at}) < 0.6")
+    page.evaluate("document.getElementById('player').pause()")
+    assert page.locator("#curve-caption").inner_text().startswith("Sentiment over the call")
+
+    # calibration: started by the supervisor, answered blind by the reviewer
+    page.click("text=Sign out")
+    _browser_sign_in(page, base, keys["supervisor"])
+    page.goto(f"{base}/ui/calls/{ids[1]}")
+    page.locator("summary", has_text="Start a calibration session").click()
+    page.click("#calibrate button[type=submit]")
+    page.wait_for_url(re.compile(r".*/ui/calibrations/\d+$"))
+    session_url = page.url
+
+    page.goto(base + "/dashboard?week=2026-W45")
+    assert page.locator("#score-chart").get_attribute("role") == "img"
+    assert page.locator("#agent-table tbody tr").count() == 2  # A1 and the team row (team east)
+    page.locator("#coaching summary", has_text="New coaching note").click()
+    page.fill("#new-note input[name=agent_id]", "A1")
+    page.fill("#new-note textarea[name=note]", "Confirm the address back to the caller")
+    page.fill("#new-note input[name=follow_up_due]", "2026-11-20")
+    page.click("#new-note button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboard#coaching$"))
+    note = page.locator(".coach-note").first
+    assert "Confirm the address" in note.inner_text()
+    note.locator("summary", has_text="Follow up").click()
+    note.locator("select[name=status]").select_option("in_progress")
+    note.locator("button", has_text="Save").click()
+    page.wait_for_selector(".coach-note .status-in_progress")
+    page.goto(base + "/dashboard?week=2026-W45")
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    page.click("text=Sign out")
+
+    _browser_sign_in(page, base, keys["agent"])  # the agent reads the note
+    page.click("nav >> text=Coaching")
+    assert "Confirm the address" in page.locator("#notes").inner_text()
+    assert page.locator("#new-note").count() == 0
+    page.click("text=Sign out")
+
+    _browser_sign_in(page, base, keys["reviewer"])
+    page.goto(session_url)
+    assert page.locator("#blind").count() == 1 and page.locator("#items-table").count() == 0
+    for fieldset in page.locator("#calibration-form fieldset").all():
+        fieldset.locator("input[value=yes]").check()
+    page.click("#calibration-form button[type=submit]")
+    page.wait_for_selector("#items-table")
+    assert page.locator("#reviewers").inner_text() == "1"
+    page.screenshot(path=str(shots / "calibration.png"), full_page=True)
+    assert problems == [], json.dumps(problems)

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.console.pages import _call_id, _fail, _form_user, _to_login, _words, may, page, signed_in
+from api.console.pages import _call_id, _fail, _form_user, _to_login, _words, hears, may, page, signed_in
 from api.deps import SessionDep, require
 from api.permissions import released_only, text_access
 from api.routes import reviews
@@ -105,7 +105,8 @@ def calibration_page(session_id: int, request: Request, s: SessionDep):
         "result": result,
         "mine": mine,
         "scores": may(user, "calibration:score"),
-        "audio": may(user, "calls:audio"),
+        "audio": hears(user, call),
+        "no_recording": may(user, "calls:audio") and not hears(user, call),
         "turns": None,
     }
     if result is None:  # blind: the call as the role reads it, without its evaluation

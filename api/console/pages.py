@@ -393,6 +393,12 @@ def _clock(t: float) -> str:
     return f"{int(t // 60)}:{t % 60:04.1f}"
 
 
+def hears(user: Principal, call) -> bool:
+    """A player on the page: the role may hear recordings and this one is on the server (else no player that could
+    only fail; the page says the recording is not available)."""
+    return may(user, "calls:audio") and bool(call.audio_path) and Path(call.audio_path).is_file()
+
+
 def _sections(ev: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not ev:
         return []
@@ -437,7 +443,8 @@ def call_page(call_id: str, request: Request, s: SessionDep):
         "metrics": view.get("metrics") or {},
         "ev": ev,
         "state": (ev or {}).get("lifecycle", {}).get("state"),
-        "audio": may(user, "calls:audio"),
+        "audio": hears(user, call),
+        "no_recording": may(user, "calls:audio") and not hears(user, call),
         "can_override": may(user, "evaluations:override"),
         "can_acknowledge": may(user, "evaluations:acknowledge"),
         "can_dispute": may(user, "disputes:create"),
