@@ -757,9 +757,23 @@ def test_browser_sort_queue_curve_dashboard_coaching_and_calibration(browser_pag
     page.wait_for_url(re.compile(r".*/ui/calibrations/\d+$"))
     session_url = page.url
 
+    more = [  # a few weeks of team east for the dashboard: A1 and A3
+        variant(docs[(w + k) % 3], 100 + 10 * w + k, agent, "east", day)
+        for w, day in enumerate(
+            ["2026-10-05T09:00", "2026-10-13T10:00", "2026-10-21T11:00", "2026-11-02T14:00", "2026-11-03T09:30"]
+        )
+        for k, agent in enumerate(("A1", "A3"))
+    ]
+    admin = TestClient(app)
+    for n, cid in enumerate(load(store, more)):  # reviewers found some items missed: scores that differ
+        for item in ("greeting", "empathy", "closing")[: n % 3 + (n % 2)]:
+            r = admin.put(f"/calls/{cid}/evaluation/items/{item}", json={"answer": "no", "comment": "missed"},
+                          headers={"Authorization": f"Bearer {keys['admin']}"})  # fmt: skip
+            assert r.status_code == 200, r.text
     page.goto(base + "/dashboard?week=2026-W45")
     assert page.locator("#score-chart").get_attribute("role") == "img"
-    assert page.locator("#agent-table tbody tr").count() == 2  # A1 and the team row (team east)
+    assert page.locator("#agent-table tbody tr").count() == 3  # A1, A3 and the team row (team east)
+    assert page.locator("#score-chart polyline").count() >= 1
     page.locator("#coaching summary", has_text="New coaching note").click()
     page.fill("#new-note input[name=agent_id]", "A1")
     page.fill("#new-note textarea[name=note]", "Confirm the address back to the caller")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 # Okabe-Ito: told apart with the common colour-vision deficiencies
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#7f6000")
-W, H, PAD = 600, 180, 28  # user units; PAD: room for the axis labels
+W, H, PAD = 600, 180, 40  # user units; PAD: room for the axis labels
 
 
 @dataclass(frozen=True, slots=True)
