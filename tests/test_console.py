@@ -171,7 +171,8 @@ def test_each_role_sees_what_its_api_view_allows(console):
     sign_in(c, keys["hr"])
     assert c.get(f"/ui/calls/{ids[0]}/audio").status_code == 403
     assert "Words" not in c.get("/").text  # no transcript search for HR
-    assert c.get("/", params={"q": "springfield"}).text.count("does not read transcripts") == 1
+    searched = c.get("/", params={"q": "springfield"})
+    assert searched.status_code == 422 and searched.text.count("does not read transcripts") == 1
 
     sign_in(c, keys["agent"])  # A1: own calls only; another agent's call is a 404 like a missing one
     listed = c.get("/").text
@@ -245,7 +246,8 @@ def test_call_list_filters_and_pages(console, monkeypatch):
     assert listed(needs_review="yes") | listed(needs_review="no") == set(ids)
     assert listed(emergency="no") | listed(emergency="yes") == set(ids)
     assert listed(min_score="0", max_score="100") == set(ids)
-    assert "a percent from 0 to 100" in c.get("/", params={"min_score": "200"}).text
+    bad = c.get("/", params={"min_score": "200"})
+    assert bad.status_code == 422 and "a percent from 0 to 100" in bad.text
     monkeypatch.setattr("api.console.pages.PAGE_SIZE", 2)
     first, second = c.get("/", params={"agent": ""}).text, c.get("/", params={"page": 2}).text
     assert "page 1 of 2" in first and 'href="/?agent=&amp;page=2"' not in first and "page=2" in first
@@ -491,7 +493,7 @@ def test_call_list_sorts_stably_by_date_score_and_length(console):
     assert 'href="/?agent=A1&amp;sort=-percent"' in page  # the sorted column's link sorts the other way, filters kept
     assert 'name="sort" value="percent"' in page  # the filter form keeps the order
     bad = c.get("/", params={"sort": "agent_id"})
-    assert bad.status_code == 200 and bad.text.count("sort: one of") == 1
+    assert bad.status_code == 422 and bad.text.count("sort: one of") == 1
     api_bad = TestClient(app).get("/calls?sort=agent_id", headers={"Authorization": f"Bearer {keys['admin']}"})
     assert api_bad.status_code == 422
 
@@ -705,6 +707,9 @@ def test_calibration_blind_answers_then_agreement_and_kappa(console):
     sign_in(c, keys["supervisor"])  # managers read, never answer
     assert c.post(f"{url}/answers", data={f"a-{flip}": "yes", "csrf": csrf_of(c.get("/").text)}).status_code == 403
     assert c.get("/ui/calibrations/999").status_code == 404
+    keys["west"] = add_user(store, "u-sup-west", "supervisor", team="west")
+    sign_in(c, keys["west"])  # another team's session does not exist for them
+    assert "0 sessions" in c.get("/ui/calibrations").text and c.get(url).status_code == 404
     for role in ("agent", "hr"):
         sign_in(c, keys[role])
         assert c.get("/ui/calibrations").status_code == 403 and c.get(url).status_code == 403

@@ -268,7 +268,7 @@ def call_list(request: Request, s: SessionDep):
         "next": link(page_no + 1) if page_no < pages else None,
         "reads_text": text_access(user) is not TextAccess.NONE,
     }
-    return page(request, "calls.html", context)
+    return page(request, "calls.html", context, 422 if problems else 200)  # the form again, the problems named
 
 
 def _sort_links(keep: dict[str, str], current: str) -> dict[str, dict[str, str | None]]:
