@@ -542,7 +542,7 @@ def test_queue_needs_review_disputes_and_a_weekly_sample_that_reloads_the_same(c
 
 def test_call_page_sentiment_curve_and_silences(console):
     app, store, keys, ids, docs = console
-    from api.console.pages import silences
+    from api.console.charts import silences
 
     turns = [{"start": 0.0, "end": 2.0}, {"start": 1.5, "end": 4.0}, {"start": 9.0, "end": 10.0}]
     assert silences(turns, 20.0, []) == [(4.0, 9.0), (10.0, 20.0)]
@@ -695,7 +695,7 @@ def test_calibration_blind_answers_then_agreement_and_kappa(console):
     res = api_json(app, keys["admin"], f"/calibrations/{sid}")
     n = len(mine)
     assert res["overall"]["percent_agreement"] == pytest.approx(100 * (n - 1) / n, abs=0.01)
-    assert f'{res["overall"]["percent_agreement"]:.0f}%' in shown
+    assert f"{res['overall']['percent_agreement']:.0f}%" in shown
     kappa = res["pairs"][0]["kappa"]
     assert (f"{kappa:.2f}" if kappa is not None else "–") in shown.split('id="pairs-table"')[1]
     assert "u-reviewer2" in shown.split('id="auto-table"')[1]

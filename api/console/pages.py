@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import TypeAdapter, ValidationError
 
+from api.console.charts import sentiment_curve, timeline
 from api.console.session import COOKIE, LOGIN_COOKIE, Session, check_csrf
 from api.deps import (
     AgentQuery,
@@ -305,94 +306,6 @@ def _words(call, view: dict[str, Any], access: TextAccess) -> list[dict[str, Any
     return out
 
 
-TIMELINE_W = 1000  # the timeline's SVG user units across the whole call
-
-
-def _timeline(view: dict[str, Any]) -> dict[str, Any] | None:
-    """Who spoke when (from the view's turn times), holds and interruptions (from its metrics), in SVG units. Times
-    only: no text. None without turns (HR) or without a duration."""
-    duration = float(view.get("duration_s") or 0)
-    if not view.get("turns") or duration <= 0:
-        return None
-    scale = TIMELINE_W / duration
-
-    def span(start: float, end: float) -> dict[str, float]:
-        return {"x": round(start * scale, 2), "w": round(max(end - start, 0.05) * scale, 2), "start": start, "end": end}
-
-    metrics = view.get("metrics") or {}
-    holds = [(float(h["start"]), float(h["end"])) for h in metrics.get("holds") or []]
-    return {
-        "turns": [{**span(t["start"], t["end"]), "role": t["role"]} for t in view["turns"]],
-        "silences": [span(a, b) for a, b in silences(view["turns"], duration, holds)],
-        "holds": [span(h["start"], h["end"]) for h in metrics.get("holds") or []],
-        "overtalk": [
-            span(i["at"], i["at"] + float(i.get("overlap_s") or 0.2)) for i in metrics.get("interruptions") or []
-        ],
-        "scale": scale,
-    }
-
-
-SILENCE_S = 1.5  # a gap with nobody speaking at least this long is drawn as silence
-
-
-def silences(
-    turns: list[dict[str, Any]], duration: float, holds: list[tuple[float, float]], least: float = SILENCE_S
-) -> list[tuple[float, float]]:
-    """Gaps of at least ``least`` seconds in which no turn is spoken and no hold runs (times only)."""
-    busy = sorted([(float(t["start"]), float(t["end"])) for t in turns] + holds)
-    out, at = [], 0.0
-    for start, end in busy:
-        if start - at >= least:
-            out.append((at, start))
-        at = max(at, end)
-    if duration - at >= least:
-        out.append((at, duration))
-    return out
-
-
-CURVE_W, CURVE_H = 1000, 80
-
-
-def sentiment_curve(view: dict[str, Any]) -> dict[str, Any] | None:
-    """Per-turn sentiment (-1..1) of caller and agent as SVG polylines, over the call's time when the role sees turn
-    times, else over the turn order (HR: labels and scores are no transcript text); with a caption that says in
-    words what the curve shows."""
-    points = (view.get("sentiment") or {}).get("turns") or []
-    if not points:
-        return None
-    times = {t["index"]: (t["start"] + t["end"]) / 2 for t in view.get("turns") or []}
-    duration = float(view.get("duration_s") or 0)
-    timed = bool(times) and duration > 0 and all(p["turn"] in times for p in points)
-    last = max(p["turn"] for p in points) or 1
-
-    def x(p) -> float:
-        return round(CURVE_W * (times[p["turn"]] / duration if timed else p["turn"] / last), 1)
-
-    def y(score: float) -> float:
-        return round(CURVE_H / 2 - (CURVE_H / 2 - 6) * max(-1.0, min(1.0, float(score))), 1)
-
-    lines, dots, said = {}, [], []
-    for role in ("caller", "agent"):
-        mine = sorted((p for p in points if p["role"] == role), key=lambda p: p["turn"])
-        if not mine:
-            continue
-        lines[role] = " ".join(f"{x(p)},{y(p['score'])}" for p in mine)
-        for p in mine:
-            dot = {"x": x(p), "y": y(p["score"]), "role": role, "label": p["label"], "score": p["score"]}
-            dots.append({**dot, "at": times.get(p["turn"]) if timed else None})
-        low = min(mine, key=lambda p: p["score"])
-        where = f" at {_clock(times[low['turn']])}" if timed else f" in turn {low['turn'] + 1}"
-        said.append(
-            f"{role}: started {mine[0]['label']} ({mine[0]['score']:+.2f}), lowest {low['score']:+.2f}{where}, "
-            f"ended {mine[-1]['label']} ({mine[-1]['score']:+.2f})"
-        )
-    return {"lines": lines, "dots": dots, "timed": timed, "caption": "; ".join(said), "mid": CURVE_H / 2}
-
-
-def _clock(t: float) -> str:
-    return f"{int(t // 60)}:{t % 60:04.1f}"
-
-
 def hears(user: Principal, call) -> bool:
     """A player on the page: the role may hear recordings and this one is on the server (else no player that could
     only fail; the page says the recording is not available)."""
@@ -437,7 +350,7 @@ def call_page(call_id: str, request: Request, s: SessionDep):
         "call": view,
         "turns": _words(call, view, access) if view["turns"] is not None else None,
         "sections": _sections(ev),
-        "timeline": _timeline(view),
+        "timeline": timeline(view),
         "curve": sentiment_curve(view),
         "mood": {s["turn"]: s["label"] for s in (view.get("sentiment") or {}).get("turns") or []},
         "metrics": view.get("metrics") or {},
@@ -572,61 +485,6 @@ def dispute_list(request: Request, s: SessionDep):
         raise _fail(exc) from exc
     context = {"me": sess, "rows": result["data"], "count": result["count"], "status": status or ""}
     return page(request, "disputes.html", context)
-
-
-# ------------------------------------------------------------------------------------------------------ the queue
-
-
-def _week_and_n(request: Request) -> tuple[str | None, int | None]:
-    """``week`` (ISO, "2026-W45") and ``n`` (calls per agent, 0-50) from the query string; 422 naming the field."""
-    q = request.query_params
-    week = (q.get("week") or "").strip() or None
-    if week is not None:
-        from qa.store.sampling import Week
-
-        try:
-            week = Week.parse(week).label
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-    n = None
-    if (q.get("n") or "").strip():
-        try:
-            n = int(q["n"])
-            if not 0 <= n <= 50:
-                raise ValueError
-        except ValueError:
-            raise HTTPException(422, "n: a whole number of calls per agent from 0 to 50") from None
-    return week, n
-
-
-@router.get("/queue")
-def queue_page(request: Request, s: SessionDep):
-    """A reviewer's queue: calls that need review, open disputes, and this week's random sample per agent (the
-    API's list, dispute list and review sample, with their scopes)."""
-    sess = signed_in(request)
-    if sess is None:
-        return _to_login()
-    try:
-        user = require("queue:read")(sess.user)
-        week, n = _week_and_n(request)
-        sample = reviews.review_sample(request, s, user, week=week, per_agent=n, team=None)
-        review = calls.list_calls(s, user, needs_review=True, sort="-started_at", limit=100, offset=0)
-        disputes = reviews.list_disputes(s, user, status="open", limit=100, offset=0)
-    except Exception as exc:  # noqa: BLE001
-        raise _fail(exc, "/queue") from exc
-    from qa.store.sampling import Week
-
-    wk = Week.parse(sample["week"])
-    context = {
-        "me": sess,
-        "sample": sample,
-        "review": review,
-        "disputes": disputes,
-        "prev_week": "/queue?" + urlencode({"week": wk.shift(-1).label, "n": sample["per_agent"]}),
-        "next_week": "/queue?" + urlencode({"week": wk.shift(1).label, "n": sample["per_agent"]}),
-        "week_start": wk.start.date(),
-    }
-    return page(request, "queue.html", context)
 
 
 # ------------------------------------------------------------------------------------------------------ exports

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from sqlalchemy import case, func, null, select
+from sqlalchemy.orm import defer
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
@@ -38,6 +39,7 @@ from qa.store.models import Call
 from qa.store.views import TextAccess, call_view, summary
 
 router = APIRouter(tags=["calls"])
+LIGHT = (defer(Call.document), defer(Call.search_text), defer(Call.search_redacted))  # a list row reads none of them
 MEDIA_TYPES = {
     ".wav": "audio/wav",
     ".flac": "audio/flac",
@@ -226,7 +228,12 @@ def list_calls(
             conds.append(column.contains(word, autoescape=True))
     query = query.where(*conds)
     total = s.scalar(select(func.count()).select_from(query.subquery()))
-    rows = s.scalars(query.order_by(*order_by(sort, user)).limit(limit).offset(offset)).all()
+    # the page's ids first (a sort over narrow rows), then those rows without their big columns: sorting whole rows
+    # by score took 350 ms at 10,000 calls (SQLite), the ids 16 ms
+    ordered = query.with_only_columns(Call.id).order_by(*order_by(sort, user))
+    page_ids = list(s.scalars(ordered.limit(limit).offset(offset)))
+    found = {c.id: c for c in s.scalars(select(Call).where(Call.id.in_(page_ids)).options(*LIGHT))}
+    rows = [found[i] for i in page_ids]
     hide = released_only(user)
     return {"data": [summary(c, hide) for c in rows], "count": total, "limit": limit, "offset": offset}
 
