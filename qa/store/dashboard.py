@@ -40,8 +40,12 @@ def team_dashboard(s: Session, calls_q: Select, week: Week, weeks: int = 8, limi
     q = calls_q.where(Call.started_at >= first, Call.started_at < week.end).with_only_columns(*COLUMNS)
     rows = list(s.execute(q.order_by(None).limit(limit)))
     by_week: dict[str, list] = defaultdict(list)
+    label_of: dict[dt.date, str] = {}
     for r in rows:
-        by_week[Week.of(r.started_at.date()).label].append(r)
+        day = r.started_at.date()
+        if day not in label_of:
+            label_of[day] = Week.of(day).label
+        by_week[label_of[day]].append(r)
     shown = [w.label for w in labels]
     in_window = [r for w in shown for r in by_week[w]]
     evaluated = [r for r in in_window if r.percent is not None]
@@ -53,22 +57,13 @@ def team_dashboard(s: Session, calls_q: Select, week: Week, weeks: int = 8, limi
             if r.percent is not None:
                 per_agent[r.agent_id or "–"].append(r)
         for agent, calls in per_agent.items():
-            agg = aggregate(calls)
-            agents[agent][w] = {k: agg[k] for k in ("calls", "average_percent", "pass_rate")}
+            scores = _scores(calls)
+            agents[agent][w] = {"calls": len(calls), "average_percent": scores["average_percent"],
+                                "pass_rate": scores["pass_rate"]}  # fmt: skip
     team_weeks = []
     for w in shown:
         scored = [r for r in by_week[w] if r.percent is not None]
-        agg = aggregate(scored) if scored else {}
-        team_weeks.append(
-            {
-                "week": w,
-                "calls": len(by_week[w]),
-                "evaluated": len(scored),
-                "average_percent": agg.get("average_percent"),
-                "pass_rate": agg.get("pass_rate"),
-                "caller_sentiment_change": agg.get("caller_sentiment_change"),
-            }
-        )
+        team_weeks.append({"week": w, "calls": len(by_week[w]), "evaluated": len(scored), **_scores(scored)})
     return {
         "week": week.label,
         "weeks": shown,
@@ -77,6 +72,19 @@ def team_dashboard(s: Session, calls_q: Select, week: Week, weeks: int = 8, limi
         "worst_items": aggregate(evaluated)["worst_items"] if evaluated else [],
         "days": _days(by_week[week.label], week),
         "rising": rising(by_week, week),
+    }
+
+
+def _scores(calls: list) -> dict[str, float | None]:
+    """Average score, pass rate and caller sentiment change of evaluated calls; the per-item pass rates (the costly
+    part of ``reports.aggregate``) are computed once, for the worst items over all the weeks."""
+    if not calls:
+        return {"average_percent": None, "pass_rate": None, "caller_sentiment_change": None}
+    changes = [c.caller_sentiment_change for c in calls if c.caller_sentiment_change is not None]
+    return {
+        "average_percent": round(sum(c.percent for c in calls) / len(calls), 2),
+        "pass_rate": round(sum(bool(c.passed) for c in calls) / len(calls), 4),
+        "caller_sentiment_change": round(sum(changes) / len(changes), 4) if changes else None,
     }
 
 
