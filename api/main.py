@@ -46,6 +46,7 @@ class Settings:
     bad_key_window_s: float = 60.0  # ... within this many seconds: then 429
     session_secret: str | None = None  # signs console sessions; None: CALLQA_SESSION_SECRET or data_dir/console-secret
     session_hours: float = 8.0  # a console sign-in lasts this long
+    review_sample: int = 2  # calls per agent per week drawn for manual evaluation (the review queue's default)
     # How long a request waits for another writer's database lock before it is answered 503 with Retry-After (the
     # background worker keeps the store's own, longer timeout).
     db_busy_timeout_s: float = 2.0

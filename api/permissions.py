@@ -2,7 +2,8 @@
 
 - ``PERMISSIONS``: one table, read by every route (``require``) and by the permission-matrix test.
 - One function per cut: ``text_access`` (transcript text raw / redacted / none), ``released_only`` (agents see
-  released evaluations only), ``scope_calls``, ``scope_notes``, ``scope_jobs``, ``scope_audit`` (which rows a user's
+  released evaluations only), ``answers_blind`` (reviewers answer a calibration before they see the others),
+  ``scope_calls``, ``scope_notes``, ``scope_jobs``, ``scope_audit`` (which rows a user's
   queries can reach), ``sees_server_paths``.
 
 Roles:
@@ -48,6 +49,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "coaching:write": frozenset({"admin", "supervisor"}),
     "coaching:read": frozenset({"admin", "supervisor", "agent"}),
     "trends:read": frozenset({"admin", "supervisor", "hr", "agent"}),
+    "dashboard:read": frozenset({"admin", "supervisor"}),  # a team's agents side by side
+    "queue:read": frozenset({"admin", "reviewer", "supervisor"}),  # the review queue and its weekly sample
     "exports:read": frozenset({"admin", "supervisor", "hr"}),
     "audit:read": frozenset({"admin", "supervisor"}),
     "users:manage": frozenset({"admin"}),
@@ -88,6 +91,12 @@ def text_access(user: Principal) -> TextAccess:
 def released_only(user: Principal) -> bool:
     """Agents see an evaluation (and their calls' scores) only once it has been released to them."""
     return user.role == "agent"
+
+
+def answers_blind(user: Principal) -> bool:
+    """Calibration: a reviewer sees the others' answers (and the automatic ones) only after giving their own.
+    Admins and supervisors run the sessions and read the results at any time."""
+    return user.role == "reviewer"
 
 
 def sees_server_paths(user: Principal) -> bool:

@@ -206,6 +206,9 @@ def serve(
         float,
         typer.Option(min=0.1, max=60, help="Seconds a request waits for a locked database before it is answered 503."),
     ] = 2.0,
+    review_sample: Annotated[
+        int, typer.Option(min=0, max=50, help="Calls per agent per week the review queue draws for manual evaluation.")
+    ] = 2,
 ) -> None:
     """Serve the API (OpenAPI at /openapi.json, interactive docs at /docs, served from local files) and the review
     console (sign in at /login with the same key; the call list at /). The access log
@@ -230,6 +233,7 @@ def serve(
         model=model,
         lifecycle=policy,
         db_busy_timeout_s=db_busy_timeout,
+        review_sample=review_sample,
     )
     if workers > 1:
         os.environ["CALLQA_DB"] = db
@@ -238,6 +242,7 @@ def serve(
         os.environ["CALLQA_DISPUTE_WINDOW_DAYS"] = str(dispute_window_days)
         os.environ["CALLQA_DB_BUSY_TIMEOUT_S"] = str(db_busy_timeout)
         os.environ["CALLQA_MAX_DISPUTES"] = str(max_disputes)
+        os.environ["CALLQA_REVIEW_SAMPLE"] = str(review_sample)
         uvicorn.run(
             "api.factory:app",
             host=host,

@@ -171,7 +171,8 @@ def test_each_role_sees_what_its_api_view_allows(console):
     sign_in(c, keys["hr"])
     assert c.get(f"/ui/calls/{ids[0]}/audio").status_code == 403
     assert "Words" not in c.get("/").text  # no transcript search for HR
-    assert c.get("/", params={"q": "springfield"}).text.count("does not read transcripts") == 1
+    searched = c.get("/", params={"q": "springfield"})
+    assert searched.status_code == 422 and searched.text.count("does not read transcripts") == 1
 
     sign_in(c, keys["agent"])  # A1: own calls only; another agent's call is a 404 like a missing one
     listed = c.get("/").text
@@ -245,7 +246,8 @@ def test_call_list_filters_and_pages(console, monkeypatch):
     assert listed(needs_review="yes") | listed(needs_review="no") == set(ids)
     assert listed(emergency="no") | listed(emergency="yes") == set(ids)
     assert listed(min_score="0", max_score="100") == set(ids)
-    assert "a percent from 0 to 100" in c.get("/", params={"min_score": "200"}).text
+    bad = c.get("/", params={"min_score": "200"})
+    assert bad.status_code == 422 and "a percent from 0 to 100" in bad.text
     monkeypatch.setattr("api.console.pages.PAGE_SIZE", 2)
     first, second = c.get("/", params={"agent": ""}).text, c.get("/", params={"page": 2}).text
     assert "page 1 of 2" in first and 'href="/?agent=&amp;page=2"' not in first and "page=2" in first
@@ -463,4 +465,349 @@ def test_browser_hr_and_agent_pages(browser_page, tmp_path):
     page.wait_for_selector(f"#item-{item} >> text=dispute open")
     page.goto(f"{base}/ui/calls/{ids[0]}")  # from the top, for the screenshot
     page.screenshot(path=str(_shots(tmp_path) / "agent-call.png"), full_page=True)
+    assert problems == [], json.dumps(problems)
+
+
+# ------------------------------------------------------------------------------------------------ sorting, queue
+
+
+def test_call_list_sorts_stably_by_date_score_and_length(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["admin"])
+
+    def order(sort: str) -> list[str]:
+        r = c.get("/", params={"sort": sort})
+        assert r.status_code == 200
+        return re.findall(r'<td><a href="/ui/calls/([0-9a-f]+)">', r.text)
+
+    for sort in ("started_at", "-started_at", "percent", "-percent", "duration_s", "-duration_s"):
+        api = [row["id"] for row in api_json(app, keys["admin"], f"/calls?sort={sort}")["data"]]
+        assert order(sort) == api and sorted(api) == sorted(ids), sort
+        assert order(sort) == order(sort)  # stable
+    assert order("started_at") == ids and order("-started_at") == ids[::-1]
+    percents = {row["id"]: row["percent"] for row in api_json(app, keys["admin"], "/calls")["data"]}
+    assert [percents[i] for i in order("percent")] == sorted(percents[i] for i in ids)
+    page = c.get("/", params={"sort": "percent", "agent": "A1"}).text
+    assert 'aria-sort="ascending"' in page and page.count("aria-sort=") == 1
+    assert 'href="/?agent=A1&amp;sort=-percent"' in page  # the sorted column's link sorts the other way, filters kept
+    assert 'name="sort" value="percent"' in page  # the filter form keeps the order
+    bad = c.get("/", params={"sort": "agent_id"})
+    assert bad.status_code == 422 and bad.text.count("sort: one of") == 1
+    api_bad = TestClient(app).get("/calls?sort=agent_id", headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert api_bad.status_code == 422
+
+    # an agent sorting by score: a draft's score sorts as empty, so the order says nothing about it
+    TestClient(app).post(f"/calls/{ids[1]}/evaluation/release", headers={"Authorization": f"Bearer {keys['admin']}"})
+    sign_in(c, keys["agent"])
+    assert order("percent")[0] == ids[1] and order("-percent")[0] == ids[1]
+
+
+def test_queue_needs_review_disputes_and_a_weekly_sample_that_reloads_the_same(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["reviewer"])
+    first = c.get("/queue")
+    assert first.status_code == 200 and "week 2026-W45" in first.text  # the week of the latest call
+    assert 'href="/queue"' in first.text
+
+    def sampled(**params) -> list[str]:
+        r = c.get("/queue", params=params)
+        assert r.status_code == 200, r.text[:300]
+        table = r.text.split('id="sample-table"')[1].split("</table>")[0]
+        return re.findall(r'href="/ui/calls/([0-9a-f]+)"', table)
+
+    assert sampled(week="2026-W44", n=2) == ids[:2]  # A1's two calls that week
+    one = sampled(week="2026-W44", n=1)
+    assert len(one) == 1 and one[0] in ids[:2] and all(sampled(week="2026-W44", n=1) == one for _ in range(3))
+    assert sampled(week="2026-W44") == ids[:2]  # the server's default: 2 per agent
+    assert sampled(week="2026-W45", n=5) == [ids[2]] and sampled(week="2026-W40") == []
+    api = api_json(app, keys["reviewer"], "/review-sample?week=2026-W44&per_agent=1")
+    assert [r["id"] for r in api["data"]] == one and api["week"] == "2026-W44"
+    needs = {i for i in ids if api_json(app, keys["admin"], f"/calls/{i}")["needs_review"]}
+    table = c.get("/queue").text.split('id="needs-review"')[1].split("</section>")[0]
+    assert {i for i in ids if i in table} == needs
+    for bad, word in (({"week": "2026-45"}, "week:"), ({"week": "2026-W60"}, "week:"), ({"n": "x"}, "n:")):
+        r = c.get("/queue", params=bad)
+        assert r.status_code == 422 and r.text.count(word) >= 1, bad
+    sign_in(c, keys["supervisor"])  # team east: the west agent's calls are not drawn
+    assert sampled(week="2026-W45") == [] and sampled(week="2026-W44", n=2) == ids[:2]
+    for role in ("agent", "hr"):
+        sign_in(c, keys[role])
+        assert c.get("/queue").status_code == 403 and 'href="/queue"' not in c.get("/").text
+
+
+# ------------------------------------------------------------------------------------------------ call page
+
+
+def test_call_page_sentiment_curve_and_silences(console):
+    app, store, keys, ids, docs = console
+    from api.console.charts import silences
+
+    turns = [{"start": 0.0, "end": 2.0}, {"start": 1.5, "end": 4.0}, {"start": 9.0, "end": 10.0}]
+    assert silences(turns, 20.0, []) == [(4.0, 9.0), (10.0, 20.0)]
+    assert silences(turns, 20.0, [(4.5, 8.5), (10.0, 19.0)]) == []  # a hold is no silence; 4.0-4.5 is too short
+    assert silences([{"start": 2.0, "end": 3.0}], 3.0, []) == [(0.0, 2.0)]
+
+    c = TestClient(app)
+    sign_in(c, keys["reviewer"])
+    page = c.get(f"/ui/calls/{ids[1]}").text  # the angry caller (no recording on this server: no player)
+    assert "<audio" not in page and 'id="no-recording"' in page and 'class="seek"' not in page
+    points = docs[1]["sentiment"]["turns"]
+    assert 'id="sentiment-curve"' in page and 'role="img"' in page and 'aria-labelledby="curve-caption"' in page
+    assert page.count('<circle class="dot') == len(points) and "caller: started" in page and "(by turn)" not in page
+    lowest = min(p["score"] for p in points if p["role"] == "caller")
+    assert f"lowest {lowest:+.2f} at " in page
+    assert page.count('class="silence"') == len(re.findall(r"<title>silence ", page))
+    sign_in(c, keys["hr"])  # HR: the same curve over the turn order, no turn times
+    hr = c.get(f"/ui/calls/{ids[1]}").text
+    assert 'id="sentiment-curve"' in hr and "(by turn)" in hr and "data-seek" not in hr and 'class="w"' not in hr
+
+
+# ------------------------------------------------------------------------------------------------ dashboard, coaching
+
+
+def test_dashboard_per_agent_weeks_days_and_rising_types_team_scoped(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["admin"])
+    r = c.get("/dashboard", params={"week": "2026-W45"})
+    assert r.status_code == 200
+    api = api_json(app, keys["admin"], "/trends/dashboard?week=2026-W45")
+    assert api["weeks"][-2:] == ["2026-W44", "2026-W45"] and len(api["weeks"]) == 8
+    a1 = api["agents"]["A1"]["2026-W44"]
+    percents = [api_json(app, keys["admin"], f"/calls/{i}")["percent"] for i in ids[:2]]
+    assert a1["calls"] == 2 and a1["average_percent"] == pytest.approx(sum(percents) / 2, abs=0.01)
+    assert set(api["agents"]) == {"A1", "A2"} and "2026-W44" not in api["agents"]["A2"]
+    assert [d["calls"] for d in api["days"]] == [0, 0, 1, 0, 0, 0, 0]  # Wednesday 4 November
+    assert api["days"][2]["handle_s"] == pytest.approx(docs[2]["audio"]["duration_s"], abs=0.1)
+    rising = {x["request_type"]: x for x in api["rising"]}
+    new = docs[2]["request_type"]["label"]
+    assert rising[new]["this_week"] == 1 and rising[new]["rising"] is True
+    for chart in ("score-chart", "pass-chart", "days-chart"):
+        assert f'<svg id="{chart}"' in r.text and f'aria-labelledby="{chart.replace("-chart", "")}' in r.text
+    assert 'id="agent-table"' in r.text and f"{a1['average_percent']:.0f}%" in r.text  # the table fallback
+    assert r.text.count("<circle") == 4  # one point per agent-week in each chart (a lone week has no line)
+    assert "style=" not in r.text  # the CSP allows no inline style
+    assert c.get("/dashboard", params={"week": "W45"}).status_code == 422
+    assert c.get("/dashboard", params={"team": "bell\x07"}).status_code == 422
+    assert c.get("/dashboard").status_code == 200  # the week of the latest call
+
+    sign_in(c, keys["supervisor"])  # team east: A2 (west) is not on it, whatever the team asked for
+    page = c.get("/dashboard", params={"week": "2026-W45"}).text
+    assert 'href="/?agent=A1"' in page and 'href="/?agent=A2"' not in page and 'name="team"' not in page
+    west = c.get("/dashboard", params={"week": "2026-W45", "team": "west"}).text
+    assert "?agent=A" not in west and "No evaluated calls" in west
+    own = api_json(app, keys["supervisor"], "/trends/dashboard?week=2026-W45")
+    assert set(own["agents"]) == {"A1"} and own["team"] == "east" and sum(d["calls"] for d in own["days"]) == 0
+    for role in ("agent", "hr", "reviewer"):
+        sign_in(c, keys[role])
+        assert c.get("/dashboard").status_code == 403, role
+        assert 'href="/dashboard"' not in c.get("/").text
+
+
+def test_coaching_notes_from_the_dashboard_and_a_call_page(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["supervisor"])
+    dash = c.get("/dashboard").text
+    form = {"agent_id": "A1", "note": "Greet by name", "follow_up_due": "2026-12-01", "back": "/dashboard"}
+    assert c.post("/ui/coaching", data=form, follow_redirects=False).status_code == 403  # no CSRF
+    r = c.post("/ui/coaching", data={**form, "csrf": csrf_of(dash)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard#coaching"
+    other = c.post("/ui/coaching", data={**form, "agent_id": "A2", "csrf": csrf_of(dash)})  # team west
+    assert other.status_code == 422 and "no agent 'A2'" in html.unescape(other.text)
+    bad = c.post("/ui/coaching", data={**form, "follow_up_due": "soon", "csrf": csrf_of(dash)})
+    assert bad.status_code == 422 and "follow_up_due" in bad.text
+    evil = c.post("/ui/coaching", data={**form, "back": "https://evil.example", "csrf": csrf_of(dash)},
+                  follow_redirects=False)  # fmt: skip
+    assert evil.headers["location"] == "/ui/coaching#coaching"
+    page = c.get(f"/ui/calls/{ids[1]}").text
+    assert "Coaching about this call" in page
+    r = c.post("/ui/coaching", data={"agent_id": "A1", "call_id": ids[1], "note": "Calmer tone", "back":
+               f"/ui/calls/{ids[1]}", "csrf": csrf_of(page)}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == f"/ui/calls/{ids[1]}#coaching"
+    assert "Calmer tone" in c.get(f"/ui/calls/{ids[1]}").text and "Greet by name" in c.get("/dashboard").text
+    notes = api_json(app, keys["supervisor"], "/coaching")["data"]
+    assert [(n["agent_id"], n["call_ids"]) for n in notes] == [("A1", [ids[1]]), ("A1", []), ("A1", [])]
+    first = notes[-1]["id"]
+    r = c.post(f"/ui/coaching/{first}", data={"status": "done", "back": "/ui/coaching", "csrf": csrf_of(page)},
+               follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and api_json(app, keys["supervisor"], "/coaching?status=done")["count"] == 1
+    assert c.post(f"/ui/coaching/{first}", data={"status": "later", "csrf": csrf_of(page)}).status_code == 422
+    assert c.post("/ui/coaching/999", data={"status": "done", "csrf": csrf_of(page)}).status_code == 404
+    assert audit_actions(store).count("coaching.create") == 3 and audit_actions(store).count("coaching.update") == 1
+
+    sign_in(c, keys["agent"])  # A1 reads their notes, writes none
+    mine = c.get("/ui/coaching").text
+    assert "Greet by name" in mine and "Calmer tone" in mine and "New coaching note" not in mine
+    assert "Calmer tone" in c.get(f"/ui/calls/{ids[1]}").text
+    token = csrf_of(mine)
+    assert c.post("/ui/coaching", data={**form, "csrf": token}).status_code == 403
+    assert c.post(f"/ui/coaching/{first}", data={"status": "open", "csrf": token}).status_code == 403
+    sign_in(c, keys["agent2"])
+    assert "0 notes" in c.get("/ui/coaching").text
+    sign_in(c, keys["hr"])
+    assert c.get("/ui/coaching").status_code == 403
+
+
+# ------------------------------------------------------------------------------------------------ calibration
+
+
+def test_calibration_blind_answers_then_agreement_and_kappa(console):
+    app, store, keys, ids, docs = console
+    keys["reviewer2"] = add_user(store, "u-reviewer2", "reviewer")
+    c = TestClient(app)
+    sign_in(c, keys["supervisor"])
+    page = c.get(f"/ui/calls/{ids[1]}").text
+    assert "Start a calibration session" in page
+    assert c.post(f"/ui/calls/{ids[1]}/calibrate", data={"name": "angry"}).status_code == 403  # no CSRF
+    r = c.post(f"/ui/calls/{ids[1]}/calibrate", data={"name": "angry", "csrf": csrf_of(page)}, follow_redirects=False)
+    assert r.status_code == 303
+    url = r.headers["location"]
+    sid = int(url.rsplit("/", 1)[1])
+    assert "No answers yet" in c.get(url).text  # supervisors run sessions: results at any time
+    assert c.post(f"/ui/calls/{ids[2]}/calibrate", data={"name": "x", "csrf": csrf_of(page)}).status_code == 404
+
+    auto = {i["id"]: i["answer"] for i in docs[1]["evaluation"]["items"]}
+    mine = {k: (v if v in ("yes", "no", "na") else "na") for k, v in auto.items()}
+    theirs = dict(mine)
+    flip = next(iter(theirs))
+    theirs[flip] = "no" if theirs[flip] == "yes" else "yes"
+    for who, answers in (("reviewer", mine), ("reviewer2", theirs)):
+        sign_in(c, keys[who])
+        blind = c.get(url)
+        assert blind.status_code == 200 and 'id="blind"' in blind.text and 'id="items-table"' not in blind.text
+        assert "automatic" not in blind.text.lower().replace("the automatic answers and", "")  # only the notice
+        assert page_words(blind.text)  # the transcript to answer from
+        assert TestClient(app).get(f"/calibrations/{sid}", headers={"Authorization": f"Bearer {keys[who]}"}
+                                   ).status_code == 409  # fmt: skip
+        token = csrf_of(blind.text)
+        form = {f"a-{k}": v for k, v in answers.items()}
+        assert c.post(f"{url}/answers", data=form, follow_redirects=False).status_code == 403  # no CSRF
+        assert c.post(f"{url}/answers", data={**form, f"a-{flip}": "maybe", "csrf": token}).status_code == 422
+        assert c.post(f"{url}/answers", data={"a-nope": "yes", "csrf": token}).status_code == 422
+        assert c.post(f"{url}/answers", data={"csrf": token}).status_code == 422
+        ok = c.post(f"{url}/answers", data={**form, "csrf": token}, follow_redirects=False)
+        assert ok.status_code == 303 and ok.headers["location"] == url
+        shown = c.get(url).text
+        assert 'id="items-table"' in shown and 'id="blind"' not in shown
+    res = api_json(app, keys["admin"], f"/calibrations/{sid}")
+    n = len(mine)
+    assert res["overall"]["percent_agreement"] == pytest.approx(100 * (n - 1) / n, abs=0.01)
+    assert f"{res['overall']['percent_agreement']:.0f}%" in shown
+    kappa = res["pairs"][0]["kappa"]
+    assert (f"{kappa:.2f}" if kappa is not None else "–") in shown.split('id="pairs-table"')[1]
+    assert "u-reviewer2" in shown.split('id="auto-table"')[1]
+    listed = c.get("/ui/calibrations").text
+    assert f'href="/ui/calibrations/{sid}"' in listed and "answered" in listed
+    assert audit_actions(store).count("calibration.create") == 1
+    assert audit_actions(store).count("calibration.answer") == 2
+
+    sign_in(c, keys["supervisor"])  # managers read, never answer
+    assert c.post(f"{url}/answers", data={f"a-{flip}": "yes", "csrf": csrf_of(c.get("/").text)}).status_code == 403
+    assert c.get("/ui/calibrations/999").status_code == 404
+    keys["west"] = add_user(store, "u-sup-west", "supervisor", team="west")
+    sign_in(c, keys["west"])  # another team's session does not exist for them
+    assert "0 sessions" in c.get("/ui/calibrations").text and c.get(url).status_code == 404
+    for role in ("agent", "hr"):
+        sign_in(c, keys[role])
+        assert c.get("/ui/calibrations").status_code == 403 and c.get(url).status_code == 403
+
+
+@pytest.mark.bypass_csp
+def test_browser_sort_queue_curve_dashboard_coaching_and_calibration(browser_page, tmp_path):
+    page, (base, (app, store, keys, ids, docs)), problems = browser_page
+    shots = _shots(tmp_path)
+    _browser_sign_in(page, base, keys["reviewer"])
+    # sorting from the keyboard: the Score heading's link, then again for the other direction
+    page.focus("#sort-percent")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*sort=percent$"))
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "ascending"
+    page.click("#sort-percent")
+    page.wait_for_url(re.compile(r".*sort=-percent$"))
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "descending"
+    api = [r["id"] for r in api_json(app, keys["reviewer"], "/calls?sort=-percent")["data"]]
+    shown = [a.get_attribute("href").rsplit("/", 1)[1] for a in page.locator("#calls tbody a").all()]
+    assert shown == api
+
+    page.click("nav >> text=Queue")
+    page.wait_for_url(base + "/queue")
+    page.fill("input[name=week]", "2026-W44")
+    page.fill("input[name=n]", "1")
+    page.click("#sample button[type=submit]")
+    page.wait_for_url(re.compile(r".*week=2026-W44.*"))
+    first = page.locator("#sample-table tbody a").all_inner_texts()
+    page.reload()
+    assert page.locator("#sample-table tbody a").all_inner_texts() == first and len(first) == 1
+    page.screenshot(path=str(shots / "queue.png"), full_page=True)
+
+    # the sentiment curve: a caller's point plays the call from that turn
+    page.goto(f"{base}/ui/calls/{ids[0]}")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    dot = page.locator("#sentiment-curve circle.dot.caller").last
+    at = float(dot.get_attribute("data-seek"))
+    dot.dispatch_event("click")
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {at}) < 0.6")
+    page.evaluate("document.getElementById('player').pause()")
+    assert page.locator("#curve-caption").inner_text().startswith("Sentiment over the call")
+
+    # calibration: started by the supervisor, answered blind by the reviewer
+    page.click("text=Sign out")
+    _browser_sign_in(page, base, keys["supervisor"])
+    page.goto(f"{base}/ui/calls/{ids[1]}")
+    page.locator("summary", has_text="Start a calibration session").click()
+    page.click("#calibrate button[type=submit]")
+    page.wait_for_url(re.compile(r".*/ui/calibrations/\d+$"))
+    session_url = page.url
+
+    more = [  # a few weeks of team east for the dashboard: A1 and A3
+        variant(docs[(w + k) % 3], 100 + 10 * w + k, agent, "east", day)
+        for w, day in enumerate(
+            ["2026-10-05T09:00", "2026-10-13T10:00", "2026-10-21T11:00", "2026-11-02T14:00", "2026-11-03T09:30"]
+        )
+        for k, agent in enumerate(("A1", "A3"))
+    ]
+    admin = TestClient(app)
+    for n, cid in enumerate(load(store, more)):  # reviewers found some items missed: scores that differ
+        for item in ("greeting", "empathy", "closing")[: n % 3 + (n % 2)]:
+            r = admin.put(f"/calls/{cid}/evaluation/items/{item}", json={"answer": "no", "comment": "missed"},
+                          headers={"Authorization": f"Bearer {keys['admin']}"})  # fmt: skip
+            assert r.status_code == 200, r.text
+    page.goto(base + "/dashboard?week=2026-W45")
+    assert page.locator("#score-chart").get_attribute("role") == "img"
+    assert page.locator("#agent-table tbody tr").count() == 3  # A1, A3 and the team row (team east)
+    assert page.locator("#score-chart polyline").count() >= 1
+    page.locator("#coaching summary", has_text="New coaching note").click()
+    page.fill("#new-note input[name=agent_id]", "A1")
+    page.fill("#new-note textarea[name=note]", "Confirm the address back to the caller")
+    page.fill("#new-note input[name=follow_up_due]", "2026-11-20")
+    page.click("#new-note button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboard#coaching$"))
+    note = page.locator(".coach-note").first
+    assert "Confirm the address" in note.inner_text()
+    note.locator("summary", has_text="Follow up").click()
+    note.locator("select[name=status]").select_option("in_progress")
+    note.locator("button", has_text="Save").click()
+    page.wait_for_selector(".coach-note .status-in_progress")
+    page.goto(base + "/dashboard?week=2026-W45")
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    page.click("text=Sign out")
+
+    _browser_sign_in(page, base, keys["agent"])  # the agent reads the note
+    page.click("nav >> text=Coaching")
+    assert "Confirm the address" in page.locator("#notes").inner_text()
+    assert page.locator("#new-note").count() == 0
+    page.click("text=Sign out")
+
+    _browser_sign_in(page, base, keys["reviewer"])
+    page.goto(session_url)
+    assert page.locator("#blind").count() == 1 and page.locator("#items-table").count() == 0
+    for fieldset in page.locator("#calibration-form fieldset").all():
+        fieldset.locator("input[value=yes]").check()
+    page.click("#calibration-form button[type=submit]")
+    page.wait_for_selector("#items-table")
+    assert page.locator("#reviewers").inner_text() == "1"
+    page.screenshot(path=str(shots / "calibration.png"), full_page=True)
     assert problems == [], json.dumps(problems)

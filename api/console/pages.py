@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import TypeAdapter, ValidationError
 
+from api.console.charts import sentiment_curve, timeline
 from api.console.session import COOKIE, LOGIN_COOKIE, Session, check_csrf
 from api.deps import (
     AgentQuery,
@@ -34,7 +35,7 @@ from api.deps import (
 )
 from api.deps import visible_call as _visible_call
 from api.permissions import PERMISSIONS, Principal, released_only, text_access
-from api.routes import calls, evaluations, reports, reviews
+from api.routes import calls, coaching, evaluations, reports, reviews
 from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn
 from api.views import TextAccess, call_view
 from qa.store import audit
@@ -48,6 +49,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+SORTS = get_args(calls.Sort)
+SORTABLE = {"started_at": "-started_at", "percent": "percent", "duration_s": "-duration_s"}  # column: first click
 FLAGS = {"failed": "passed", "needs_review": "needs_review", "emergency": "emergency", "negative": "caller_negative"}
 _call_id, _item_id = TypeAdapter(CallId), TypeAdapter(ItemId)
 _agent, _moment = TypeAdapter(AgentQuery), TypeAdapter(Moment)
@@ -87,6 +90,9 @@ def signed_in(request: Request) -> Session | None:
 
 def may(user: Principal, permission: str) -> bool:
     return user.role in PERMISSIONS[permission]
+
+
+templates.env.globals["may"] = may  # the navigation shows what the permission table allows
 
 
 def _fail(exc: Exception, back: str = "/") -> ConsoleError:
@@ -218,6 +224,11 @@ def _filters(request: Request, user: Principal) -> tuple[dict[str, Any], dict[st
             problems.append("words: 2 to 200 characters")
         else:
             args["q"] = raw["q"]
+    if "sort" in raw:
+        if raw["sort"] in SORTS:
+            args["sort"] = raw["sort"]
+        else:
+            problems.append("sort: one of " + ", ".join(SORTS))
     try:
         page_no = max(1, min(int(raw.get("page", "1")), 100_000))
     except ValueError:
@@ -246,6 +257,7 @@ def call_list(request: Request, s: SessionDep):
 
     pages = max(1, -(-result["count"] // PAGE_SIZE))
     context = {
+        "sorting": _sort_links(keep, args.get("sort", "-started_at")),
         "me": sess,
         "rows": result["data"],
         "count": result["count"],
@@ -257,7 +269,24 @@ def call_list(request: Request, s: SessionDep):
         "next": link(page_no + 1) if page_no < pages else None,
         "reads_text": text_access(user) is not TextAccess.NONE,
     }
-    return page(request, "calls.html", context)
+    return page(request, "calls.html", context, 422 if problems else 200)  # the form again, the problems named
+
+
+def _sort_links(keep: dict[str, str], current: str) -> dict[str, dict[str, str | None]]:
+    """Per sortable column: the link that sorts by it (the other direction when it is the current order; paging
+    starts again) and its ``aria-sort`` state."""
+    out: dict[str, dict[str, str | None]] = {}
+    for column, first in SORTABLE.items():
+        state = None
+        if current.lstrip("-") == column:
+            state = "descending" if current.startswith("-") else "ascending"
+            target = column if current.startswith("-") else "-" + column
+        else:
+            target = first
+        nxt = "descending" if target.startswith("-") else "ascending"
+        href = "/?" + urlencode({**{k: v for k, v in keep.items() if k != "sort"}, "sort": target})
+        out[column] = {"href": href, "state": state, "next": nxt}
+    return out
 
 
 def _words(call, view: dict[str, Any], access: TextAccess) -> list[dict[str, Any]]:
@@ -277,29 +306,10 @@ def _words(call, view: dict[str, Any], access: TextAccess) -> list[dict[str, Any
     return out
 
 
-TIMELINE_W = 1000  # the timeline's SVG user units across the whole call
-
-
-def _timeline(view: dict[str, Any]) -> dict[str, Any] | None:
-    """Who spoke when (from the view's turn times), holds and interruptions (from its metrics), in SVG units. Times
-    only: no text. None without turns (HR) or without a duration."""
-    duration = float(view.get("duration_s") or 0)
-    if not view.get("turns") or duration <= 0:
-        return None
-    scale = TIMELINE_W / duration
-
-    def span(start: float, end: float) -> dict[str, float]:
-        return {"x": round(start * scale, 2), "w": round(max(end - start, 0.05) * scale, 2), "start": start, "end": end}
-
-    metrics = view.get("metrics") or {}
-    return {
-        "turns": [{**span(t["start"], t["end"]), "role": t["role"]} for t in view["turns"]],
-        "holds": [span(h["start"], h["end"]) for h in metrics.get("holds") or []],
-        "overtalk": [
-            span(i["at"], i["at"] + float(i.get("overlap_s") or 0.2)) for i in metrics.get("interruptions") or []
-        ],
-        "scale": scale,
-    }
+def hears(user: Principal, call) -> bool:
+    """A player on the page: the role may hear recordings and this one is on the server (else no player that could
+    only fail; the page says the recording is not available)."""
+    return may(user, "calls:audio") and bool(call.audio_path) and Path(call.audio_path).is_file()
 
 
 def _sections(ev: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -328,17 +338,26 @@ def call_page(call_id: str, request: Request, s: SessionDep):
     except Exception as exc:  # noqa: BLE001
         raise _fail(exc) from exc
     ev = view["evaluation"]
+    notes = []
+    if may(user, "coaching:read") and call.agent_id:  # the API's list and scope; those about this call
+        listed = coaching.list_notes(s, user, agent_id=call.agent_id, status=None, limit=500, offset=0)["data"]
+        notes = [n for n in listed if call.id in (n["call_ids"] or [])]
     context = {
+        "notes": notes,
+        "can_coach": may(user, "coaching:write") and bool(call.agent_id),
+        "can_calibrate": may(user, "calibration:manage") and ev is not None,
         "me": sess,
         "call": view,
         "turns": _words(call, view, access) if view["turns"] is not None else None,
         "sections": _sections(ev),
-        "timeline": _timeline(view),
+        "timeline": timeline(view),
+        "curve": sentiment_curve(view),
         "mood": {s["turn"]: s["label"] for s in (view.get("sentiment") or {}).get("turns") or []},
         "metrics": view.get("metrics") or {},
         "ev": ev,
         "state": (ev or {}).get("lifecycle", {}).get("state"),
-        "audio": may(user, "calls:audio"),
+        "audio": hears(user, call),
+        "no_recording": may(user, "calls:audio") and not hears(user, call),
         "can_override": may(user, "evaluations:override"),
         "can_acknowledge": may(user, "evaluations:acknowledge"),
         "can_dispute": may(user, "disputes:create"),

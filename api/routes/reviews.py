@@ -10,14 +10,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import CallId, Limit, Offset, RowId, SessionDep, actor_of, require, visible_call
-from api.permissions import Principal, scope_calls
+from api.deps import CallId, Limit, Offset, RowId, SessionDep, TeamQuery, actor_of, require, visible_call
+from api.permissions import Principal, answers_blind, released_only, scope_calls
 from api.routes.evaluations import answers, evaluation_of, item_ids, policy
 from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, Page
+from api.views import summary
 from qa.store import audit, lifecycle
 from qa.store.calls import refresh_call_score
 from qa.store.models import CalibrationAnswer, CalibrationSession, Call, Dispute, EvaluationRow, Review, User, utcnow
 from qa.store.reports import agreement
+from qa.store.sampling import Week, latest_week, weekly_sample
 
 router = APIRouter(tags=["reviews"])
 
@@ -50,7 +52,7 @@ def create_calibration(
     return {"id": cs.id, "call_id": call.id, "name": cs.name}
 
 
-def _session_call(s: Session, session_id: int, user: Principal) -> tuple[CalibrationSession, Call]:
+def session_call(s: Session, session_id: int, user: Principal) -> tuple[CalibrationSession, Call]:
     """The session and its call; 404 "no calibration session" alike for a missing one and another team's."""
     cs = s.get(CalibrationSession, session_id)
     call = None if cs is None else s.scalar(scope_calls(select(Call).where(Call.id == cs.call_id), user))
@@ -67,7 +69,7 @@ def score_calibration(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("calibration:score"))],
 ):
-    cs, call = _session_call(s, session_id, user)
+    cs, call = session_call(s, session_id, user)
     ev = evaluation_of(s, call)
     unknown = sorted(set(body.answers) - set(item_ids(ev)))
     if unknown:
@@ -88,24 +90,95 @@ def score_calibration(
     return calibration_result(session_id, s, user)
 
 
+@router.get("/calibrations", summary="Calibration sessions on the calls the user may see, newest first")
+def list_calibrations(
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("calibration:read"))],
+    call_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict:
+    q = scope_calls(select(CalibrationSession).join(Call, Call.id == CalibrationSession.call_id), user)
+    if call_id is not None:
+        q = q.where(CalibrationSession.call_id == call_id)
+    total = s.scalar(select(func.count()).select_from(q.subquery()))
+    rows = list(s.scalars(q.order_by(CalibrationSession.id.desc()).limit(limit).offset(offset)))
+    who: dict[int, set[int]] = {}
+    if rows:
+        pairs = s.execute(
+            select(CalibrationAnswer.session_id, CalibrationAnswer.reviewer_id)
+            .where(CalibrationAnswer.session_id.in_([r.id for r in rows]))
+            .distinct()
+        )
+        for sid, rid in pairs:
+            who.setdefault(sid, set()).add(rid)
+    data = [
+        {
+            "id": r.id,
+            "call_id": r.call_id,
+            "name": r.name,
+            "created_at": r.created_at,
+            "reviewers": len(who.get(r.id, ())),
+            "answered": user.id in who.get(r.id, ()),
+        }
+        for r in rows
+    ]
+    return {"data": data, "count": total, "limit": limit, "offset": offset}
+
+
 @router.get("/calibrations/{session_id}", summary="Agreement between reviewers (latest answers) and the history")
 def calibration_result(
     session_id: RowId, s: SessionDep, user: Annotated[Principal, Depends(require("calibration:read"))]
 ):
-    cs, call = _session_call(s, session_id, user)
+    """A reviewer who has not answered yet gets 409: reviewers answer blind (``answers_blind``)."""
+    cs, call = session_call(s, session_id, user)
     ev = evaluation_of(s, call)
+    rows = list(
+        s.scalars(select(CalibrationAnswer).where(CalibrationAnswer.session_id == cs.id).order_by(CalibrationAnswer.id))
+    )
+    if answers_blind(user) and not any(a.reviewer_id == user.id for a in rows):
+        raise HTTPException(409, f"calibration session {cs.id}: give your answers first (reviewers answer blind)")
     names = dict(s.execute(select(User.id, User.name)).all())
     latest: dict[str, dict[str, str]] = {}
     history = []
-    rows = s.scalars(
-        select(CalibrationAnswer).where(CalibrationAnswer.session_id == cs.id).order_by(CalibrationAnswer.id)
-    )
     for a in rows:
         who = names.get(a.reviewer_id, str(a.reviewer_id))
         latest.setdefault(who, {})[a.item_id] = a.answer  # in id order: the latest wins
         history.append({"reviewer": who, "item": a.item_id, "answer": a.answer, "at": a.created_at})
     automatic = {it["id"]: it["answer"] for it in ev.data["items"]}
     return {"id": cs.id, "call_id": cs.call_id, "name": cs.name, **agreement(latest, automatic), "history": history}
+
+
+# ------------------------------------------------------------------------------------------------- weekly sample
+
+WeekQuery = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week (2026-W45); default: the week of the latest call."),
+]
+PerAgent = Annotated[int | None, Query(ge=0, le=50, description="Calls per agent (default: the server's setting).")]
+
+
+@router.get("/review-sample", summary="A random sample of evaluated calls per agent for one week (same on reload)")
+def review_sample(
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("queue:read"))],
+    week: WeekQuery = None,
+    per_agent: PerAgent = None,
+    team: TeamQuery = None,
+) -> dict:
+    """N evaluated calls of each agent the user may see, drawn with a seed per ISO week (``qa.store.sampling``)."""
+    q = scope_calls(select(Call), user)
+    if team is not None:
+        q = q.where(Call.team == team)
+    try:
+        wk = Week.parse(week) if week else latest_week(s, q)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    n = request.app.state.settings.review_sample if per_agent is None else per_agent
+    rows = weekly_sample(s, q, wk, n)
+    hide = released_only(user)
+    return {"week": wk.label, "per_agent": n, "data": [summary(c, hide) for c in rows], "count": len(rows)}
 
 
 # --------------------------------------------------------------------------------------------------------- disputes

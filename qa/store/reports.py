@@ -82,8 +82,8 @@ def trends(calls: Sequence, period: str = "week", examples: int = 3) -> dict[str
     buckets: dict[str, list] = defaultdict(list)
     for c in calls:
         buckets[period_key(c.started_at or c.created_at, period)].append(c)
-    out = [{"period": key, **_aggregate(buckets[key])} for key in sorted(buckets)]
-    overall = _aggregate(calls) if calls else None
+    out = [{"period": key, **aggregate(buckets[key])} for key in sorted(buckets)]
+    overall = aggregate(calls) if calls else None
     ranked = sorted((c for c in calls if c.percent is not None), key=lambda c: c.percent)
     return {
         "period": period,
@@ -101,7 +101,9 @@ def _example(c) -> dict[str, Any]:
     return {"call_id": c.id, "percent": c.percent, "started_at": c.started_at}
 
 
-def _aggregate(calls: Sequence) -> dict[str, Any]:
+def aggregate(calls: Sequence) -> dict[str, Any]:
+    """Calls, average score, pass rate, caller sentiment change, per-item pass rates and the five worst items of a
+    group of calls (rows with percent, passed, caller_sentiment_change, answers)."""
     percents = [c.percent for c in calls if c.percent is not None]
     changes = [c.caller_sentiment_change for c in calls if c.caller_sentiment_change is not None]
     yes: Counter[str] = Counter()
