@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from qa.types import (
     Word,
 )
 
+if TYPE_CHECKING:
+    from qa.llm.stage import LlmStage
+
 log = logging.getLogger("qa.pipeline")
 
 LOW_WORD_COVERAGE = 0.5
@@ -87,6 +90,11 @@ class Pipeline:
             from qa.city.gazetteer import load_gazetteer
 
             self.gazetteer = load_gazetteer(city.streets, city.places)
+        self.llm: LlmStage | None = None
+        if self.config.llm.enabled:
+            from qa.llm.stage import LlmStage
+
+            self.llm = LlmStage(self.config.llm)
 
     def load(self, audio: bool = True) -> None:
         """Load every model this configuration can use, once per process (``audio=False``: only what imported
@@ -101,13 +109,29 @@ class Pipeline:
             self.request_type.load()
             self.emergency.load()
             self._language(_WARM_UP, {})
+        if self.llm is not None:
+            self.llm.load()
 
     def _mono_backend(self) -> SpeakerBackend:
         return {"embedded": self.embedded, "pyannote": self.pyannote}.get(self.config.diarize.mono_backend, self.single)
 
     def stage_versions(self) -> dict[str, str]:
         stages = {s.name: s.version for s in (self.asr, self.stereo, self.single, self.embedded, self.pyannote)}
-        return stages | {"nlp.language": language_version()} | self._nlp_stages()
+        return stages | {"nlp.language": language_version()} | self._nlp_stages() | self._llm_stages()
+
+    def _llm_stages(self) -> dict[str, str]:
+        """The model's hash and the prompt version (no model loads: the packaged model's hash is known)."""
+        return {} if self.llm is None else {self.llm.name: self.llm.version}
+
+    def _summary(self, language: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
+        """The LLM stage's summary of the redacted turns (empty when the stage or its summary is off)."""
+        if self.llm is None or not self.config.llm.summary:
+            return {}
+        t = time.perf_counter()
+        turns: tuple[Turn, ...] = language["redacted"]
+        summary, warnings = self.llm.summarize([(str(x.role), x.text) for x in turns])
+        timings["llm"] = timings.get("llm", 0.0) + time.perf_counter() - t
+        return {"summary": summary, "llm_warnings": warnings}
 
     def _nlp_stages(self) -> dict[str, str]:
         if not self.config.nlp.enabled:
@@ -238,6 +262,8 @@ class Pipeline:
 
         language = self._language(speakers.turns, timings, tuple(transcripts))
         warnings += language.pop("language_warnings")
+        llm = self._summary(language, timings)
+        warnings += llm.pop("llm_warnings", ())
         timings["total"] = time.perf_counter() - t0
         log.info("call %s processed in %.1f s (%d turns)", call_id, timings["total"], len(speakers.turns))
         return CallAnalysis(
@@ -253,12 +279,14 @@ class Pipeline:
                 backend.name: backend.version,
                 "nlp.language": language_version(),
                 **self._nlp_stages(),
+                **self._llm_stages(),
             },
             config_hash=self.call_config_hash(metadata),
             transcripts=tuple(transcripts),
             speakers=speakers,
             metrics=metrics,
             **language,
+            **llm,
             warnings=tuple(warnings),
             timings_s=timings,
         )
@@ -351,6 +379,8 @@ class Pipeline:
         timings["metrics"] = time.perf_counter() - t
         language = self._language(turns, timings)
         language_warnings = language.pop("language_warnings")
+        llm = self._summary(language, timings)
+        language_warnings += llm.pop("llm_warnings", ())
         timings["total"] = time.perf_counter() - t0
         return CallAnalysis(
             schema_version=SCHEMA_VERSION,
@@ -360,12 +390,18 @@ class Pipeline:
             channel_layout="transcript",
             metadata=metadata,
             model=ModelInfo("none (imported transcript)", imp.kind, None, "", 0, None, 0, "none"),
-            stages={f"import.{imp.kind}": IMPORT_VERSION, "nlp.language": language_version(), **self._nlp_stages()},
+            stages={
+                f"import.{imp.kind}": IMPORT_VERSION,
+                "nlp.language": language_version(),
+                **self._nlp_stages(),
+                **self._llm_stages(),
+            },
             config_hash=self.call_config_hash(metadata),
             transcripts=(),
             speakers=speakers,
             metrics=metrics,
             **language,
+            **llm,
             warnings=imp.warnings + language_warnings,
             timings_s=timings,
             input_sha256=imp.input_sha256,

@@ -58,6 +58,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "entities": to_jsonable(call.entities),
         "location": to_jsonable(call.location),
         "redacted": to_jsonable(call.redacted),
+        "summary": to_jsonable(call.summary),
         "sentences": pack(call.sentences) if call.sentences is not None else None,
         "warnings": to_jsonable(call.warnings),
         "errors": [],

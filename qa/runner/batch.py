@@ -169,7 +169,7 @@ def run_one(
         if scorecard is not None:  # a changed scorecard re-scores the stored analysis; no model runs again
             doc = jsonio.loads(json_path.read_bytes())
             if ((doc.get("evaluation") or {}).get("scorecard") or {}).get("hash") != scorecard[1]:
-                write_atomic(json_path, jsonio.dumps(score_document(doc, *scorecard)))
+                write_atomic(json_path, jsonio.dumps(score_document(doc, *scorecard, pipeline.llm)))
                 return Outcome(str(job.path), "skipped", cid, "analysis up to date, re-scored", str(json_path))
         return Outcome(str(job.path), "skipped", cid, "up to date", str(json_path))
     try:
@@ -185,7 +185,7 @@ def run_one(
             write_atomic(output_path(out_dir, job, fmt), text)
         doc = call_document(call)
         if scorecard is not None:
-            doc = score_document(doc, *scorecard)
+            doc = score_document(doc, *scorecard, pipeline.llm)
         write_atomic(json_path, jsonio.dumps(doc))
         err_path.unlink(missing_ok=True)
         note = f"{len(call.turns)} turns, {len(call.warnings)} warning(s)"

@@ -90,7 +90,7 @@ def analyse(pipeline, job: queue.Claimed, card: tuple | None) -> dict:
     meta = CallMetadata(**{k: v for k, v in job.meta.items() if k in CallMetadata.__dataclass_fields__})
     call = pipeline.process_transcript(path, meta) if is_transcript(path) else pipeline.process(path, meta)
     doc = call_document(call)
-    return score_document(doc, *card) if card is not None else doc
+    return score_document(doc, *card, getattr(pipeline, "llm", None)) if card is not None else doc
 
 
 def store_result(store: Store, job: queue.Claimed, doc: dict) -> bool:

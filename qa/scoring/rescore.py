@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa import jsonio
 from qa.resources import scorecard_path
@@ -11,12 +11,23 @@ from qa.scoring.engine import card_applies, evaluate_call
 from qa.scoring.schema import Scorecard
 from qa.types import to_jsonable
 
+if TYPE_CHECKING:
+    from qa.llm.stage import LlmStage
+
 DEFAULT_SCORECARD = scorecard_path("311-standard.yaml")
 
 
-def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict[str, Any]:
-    """The document with ``evaluation`` set (None when the scorecard does not apply to this call)."""
-    ev = evaluate_call(doc, card, card_hash) if card_applies(card, doc) else None
+def score_document(
+    doc: dict[str, Any], card: Scorecard, card_hash: str, llm: LlmStage | None = None
+) -> dict[str, Any]:
+    """The document with ``evaluation`` set (None when the scorecard does not apply to this call). With ``llm`` (the
+    LLM stage, on), the scorecard's ``ask`` questions this call has no answer to yet are asked first."""
+    applies = card_applies(card, doc)
+    if applies:
+        from qa.llm.ask import attach_answers
+
+        doc = attach_answers(doc, card, llm)
+    ev = evaluate_call(doc, card, card_hash) if applies else None
     data = to_jsonable(ev) if ev else None
     if ev is not None and data:
         data["scorecard"] = {"id": ev.scorecard_id, "version": ev.scorecard_version, "hash": ev.scorecard_hash}
@@ -37,7 +48,9 @@ def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict
     return doc
 
 
-def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int, int, list[str]]:
+def rescore_folder(
+    results: Path, card: Scorecard, card_hash: str, llm: LlmStage | None = None
+) -> tuple[int, int, list[str]]:
     """(scored, not applicable, problems) for every call JSON below ``results``; files are rewritten atomically."""
     from qa.runner.batch import write_atomic
 
@@ -54,7 +67,7 @@ def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int,
         if "turns" not in doc:
             problems.append(f"{path}: not a call document written by 'qa process'")
             continue
-        doc = score_document(doc, card, card_hash)
+        doc = score_document(doc, card, card_hash, llm)
         write_atomic(path, jsonio.dumps(doc))
         if doc["evaluation"] is None:
             skipped += 1
