@@ -76,6 +76,9 @@ class CallDetail(CallSummary):
     sentiment: dict[str, Any] | None
     entities: list[dict[str, Any]] | None
     emergency_detail: dict[str, Any] | None
+    summary: dict[str, Any] | None = Field(
+        None, description="The LLM stage's summary (written from the redacted turns); null for HR or when not run."
+    )
     evaluation: dict[str, Any] | None
     stages: dict[str, str]
     warnings: list[dict[str, Any]]
