@@ -52,6 +52,7 @@ class LlmStage:
         self._grammars: dict[str, Any] = {}
         self.cache = AnswerCache(cache_dir(config.cache_dir) / "answers")
         self.stats = Stats()
+        self.last_raw: dict[str, Any] | None = None  # the model's summary before the check (bench/llm.py)
 
     @property
     def source(self) -> LlmSource:
@@ -93,6 +94,7 @@ class LlmStage:
             self.cache.put(key, raw)
         else:
             self.stats.cache_hits += 1
+        self.last_raw = raw
         return check_summary(raw, turns, self.model_id, sha)
 
     def ask(self, turns: Sequence[tuple[str, str]], role: str, question: str) -> AskAnswer:
