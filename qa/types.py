@@ -407,7 +407,7 @@ class Summary:
 @dataclass(frozen=True, slots=True)
 class AskAnswer:
     """The LLM's answer to a scorecard ``ask`` question: the sentence it copied (``quote``) or ``None`` (it said
-    NONE). The scorer checks the copy against the call before it counts as evidence."""
+    NO). The scorer checks the copy against the call before it counts as evidence."""
 
     question: str
     role: str

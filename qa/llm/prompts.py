@@ -6,9 +6,12 @@ keeps the evaluated tokens of the previous prompt, so after the summary each ``a
 few tokens (the transcript, most of the cost, is read once per call).
 
 The model is a small coder model: what it may write is constrained by a GBNF grammar (fixed JSON keys, bounded
-lengths, NONE or one quoted sentence), not by asking nicely. Asked "did the agent give a number? yes/no + quote" it
-answered yes with an invented quote on a call without one; asked to *copy the sentence or answer NONE*, a copy can
-be checked against the call, and the program decides yes/no from the check (qa/llm/verify.py).
+lengths, NO or YES with one quoted sentence), not by asking nicely. Asked "did the agent give a number? yes/no + quote" it
+answered yes with an invented quote on a call without one. So an answer is YES with the sentence copied, or NO, and
+the program checks the copy is in the call (qa/llm/verify.py). Tried on the development calls and dropped: asking
+for NONE-or-a-quote under a grammar (the model then answered NONE to nearly everything), the number of a numbered
+line (it answered line 1 or 0), and a second look at the copied sentence alone scored by P("Yes") (the same values on
+right and wrong quotes).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-PROMPT_VERSION = "p3"
+PROMPT_VERSION = "p5"
 
 SYSTEM = (
     "You read transcripts of calls to a city's 311 non-emergency service line. Personal data was replaced by tags "
@@ -33,9 +36,9 @@ SUMMARY_TASK = (
 )
 
 ASK_TASK = (
-    "Question about what the {ROLE} said: {question}\n"
-    "If the {ROLE} said a sentence that shows the answer is yes, copy that one {ROLE} sentence word for word, between "
-    "double quotes. If the {ROLE} never said such a sentence, reply exactly NONE.{OTHER} Never change or invent words."
+    "Find the {ROLE} sentence that answers this question with yes: {question}\n"
+    "If there is one, reply YES and that sentence copied word for word between double quotes. If there is none, "
+    "reply NO.{OTHER}"
 )
 
 _FIELD = r'"\"" [^"\\\n]{{{lo},{hi}}} "\""'
@@ -49,10 +52,10 @@ SUMMARY_GRAMMAR = "\n".join(
         'number ::= "\\"NONE\\"" | "\\"" [A-Za-z0-9 -]{1,24} "\\""',
     ]
 )
-ASK_GRAMMAR = 'root ::= "NONE" | "\\"" [^"\\n]{3,240} "\\""'
+ASK_GRAMMAR = 'root ::= "NO" | "YES \\"" [^"\\n]{3,240} "\\""'
 
 SUMMARY_MAX_TOKENS = 150
-ASK_MAX_TOKENS = 64
+ASK_MAX_TOKENS = 72
 
 _ROLE_LABEL = {"agent": "AGENT", "caller": "CALLER"}
 
@@ -84,3 +87,12 @@ def ask_prompt(lines: Sequence[str], role: str, question: str) -> str:
     other = {"agent": " Never copy a CALLER sentence.", "caller": " Never copy an AGENT sentence."}.get(role, "")
     task = ASK_TASK.format(ROLE=label or "AGENT or CALLER", OTHER=other, question=" ".join(question.split()))
     return prefix(lines) + task + "<|im_end|>\n<|im_start|>assistant\n"
+
+
+def parse_ask(out: str) -> str | None:
+    """The quote of a ``YES "..."`` answer; None for NO (or anything else)."""
+    out = out.strip()
+    if not out.startswith("YES"):
+        return None
+    quote = out[3:].strip().strip('"').strip()
+    return quote or None

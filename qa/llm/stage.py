@@ -98,15 +98,14 @@ class LlmStage:
         return check_summary(raw, turns, self.model_id, sha)
 
     def ask(self, turns: Sequence[tuple[str, str]], role: str, question: str) -> AskAnswer:
-        """The model's copy of the sentence of ``role`` that answers ``question`` with yes, or None (it said NONE).
-        Not checked here: the scorer checks the copy against the call (qa/scoring/engine.py)."""
+        """The model's copy of the sentence of ``role`` that answers ``question`` with yes (None: it said NO). Not
+        checked here: the scorer checks the copy against the call (qa/scoring/engine.py)."""
         sha = P.transcript_sha256(turns)
         key = cache_key("ask", sha, self.source.sha256, P.PROMPT_VERSION, str(self.config.n_ctx), role, question)
         raw = self.cache.get(key)
         if raw is None:
             lines, truncated = self._fit(P.transcript_lines(turns), P.ASK_MAX_TOKENS)
-            out = self._complete(P.ask_prompt(lines, role, question), "ask", P.ASK_MAX_TOKENS).strip()
-            quote = None if out == "NONE" or not out else out.strip('"')
+            quote = P.parse_ask(self._complete(P.ask_prompt(lines, role, question), "ask", P.ASK_MAX_TOKENS))
             raw = {"quote": quote, "truncated": truncated}
             self.cache.put(key, raw)
         else:
@@ -117,7 +116,7 @@ class LlmStage:
 
     def _grammar(self, kind: str) -> Any:
         if kind not in self._grammars:
-            from llama_cpp import LlamaGrammar
+            from llama_cpp.llama_grammar import LlamaGrammar
 
             text = P.SUMMARY_GRAMMAR if kind == "summary" else P.ASK_GRAMMAR
             self._grammars[kind] = LlamaGrammar.from_string(text, verbose=False)
@@ -141,15 +140,21 @@ class LlmStage:
                 return kept, True
         return [GAP_LINE], True
 
-    def _complete(self, prompt: str, kind: str, max_tokens: int) -> str:
+    def _kept(self, tokens: list[int]) -> int:
+        """How many leading tokens of ``tokens`` the model's KV cache already holds (the shared transcript)."""
         llm = self.load()
-        t0 = time.perf_counter()
-        tokens = llm.tokenize(prompt.encode(), special=True)
         kept = 0
         for a, b in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
             if a != b:
                 break
             kept += 1
+        return kept
+
+    def _complete(self, prompt: str, kind: str, max_tokens: int) -> str:
+        llm = self.load()
+        t0 = time.perf_counter()
+        tokens = llm.tokenize(prompt.encode(), special=True)
+        kept = self._kept(tokens)
         res = llm.create_completion(
             tokens, max_tokens=max_tokens, temperature=0.0, top_k=1, grammar=self._grammar(kind), seed=0
         )

@@ -463,9 +463,9 @@ def _ask(view: CallView, rule: S.AskRule, name: str) -> _Result:
         return _Result(None, _note(no_answer_reason(), name), 0.0)
     if answer.get("quote") is None:
         if answer.get("truncated"):
-            note = "the model answered NONE but did not read the whole call (longer than llm.n_ctx)"
+            note = "the model answered NO but did not read the whole call (longer than llm.n_ctx)"
             return _Result(None, _note(note, name), 0.5)
-        note = f"the LLM found no {rule.role} sentence that answers yes (it answered NONE)"
+        note = f"the LLM found no {rule.role} sentence that answers yes (it answered NO)"
         return _Result(False, _note(note, name), 0.8, na=rule.none == "na")
     match = find_quote(str(answer["quote"]), lines_of_doc(turns), rule.role)
     if match is None:  # an invented (or another role's) sentence: never shown, never counted
