@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.config import LlmConfig, PipelineConfig  # noqa: E402
 from qa.eval.agreement import load_key, wilson  # noqa: E402
-from qa.eval.references import parse_script, script_webvtt  # noqa: E402
+from qa.eval.references import script_webvtt  # noqa: E402
 from qa.exports.call_json import call_document  # noqa: E402
 from qa.llm.ask import attach_answers  # noqa: E402
 from qa.llm.verify import facts as summary_facts  # noqa: E402
@@ -89,7 +89,7 @@ def run(sets: list[str], limit: int | None, misses: bool, threads: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for call_name, entry in calls:
                 vtt = Path(tmp) / f"{call_name}.vtt"
-                vtt.write_text(script_webvtt(parse_script(SETS[name] / f"{call_name}.txt")))
+                vtt.write_text(script_webvtt(SETS[name] / f"{call_name}.txt"))
                 call = pipe.process_transcript(vtt)
                 doc = call_document(call)
                 summary_s = call.timings_s.get("llm", 0.0)

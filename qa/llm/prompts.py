@@ -6,12 +6,12 @@ keeps the evaluated tokens of the previous prompt, so after the summary each ``a
 few tokens (the transcript, most of the cost, is read once per call).
 
 The model is a small coder model: what it may write is constrained by a GBNF grammar (fixed JSON keys, bounded
-lengths, NO or YES with one quoted sentence), not by asking nicely. Asked "did the agent give a number? yes/no + quote" it
-answered yes with an invented quote on a call without one. So an answer is YES with the sentence copied, or NO, and
-the program checks the copy is in the call (qa/llm/verify.py). Tried on the development calls and dropped: asking
-for NONE-or-a-quote under a grammar (the model then answered NONE to nearly everything), the number of a numbered
-line (it answered line 1 or 0), and a second look at the copied sentence alone scored by P("Yes") (the same values on
-right and wrong quotes).
+lengths, NO or YES with one quoted sentence), not by asking nicely. Asked "did the agent give a number? yes/no +
+quote" it answered yes with an invented quote on a call without one. So an answer is YES with the sentence copied,
+or NO, and the program checks the copy is in the call (qa/llm/verify.py). Tried on the development calls and
+dropped: asking for NONE-or-a-quote under a grammar (the model then answered NONE to nearly everything), the number
+of a numbered line (it answered line 1 or 0), and a second look at the copied sentence alone scored by P("Yes") (the
+same values on right and wrong quotes).
 """
 
 from __future__ import annotations
