@@ -127,7 +127,7 @@ def run(sets: list[str], limit: int | None, misses: bool, threads: int) -> None:
                             stored_bad += 1
                     if misses and got != truth:
                         ans = next((a for a in doc["asks"] if a["question"] == dict(QUESTIONS)[key_path]), {})
-                        quoted = "NONE" if ans.get("quote") is None else "a quote"
+                        quoted = "NO" if ans.get("quote") is None else "YES and a quote"
                         print(f"  {name} {call_name} {key_path}: key {truth}, got {got} (model gave {quoted})")
                 duration = float(doc["audio"]["duration_s"])
                 per_call.append((summary_s + sum(ask_s[:2])) / duration)
