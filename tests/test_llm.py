@@ -272,7 +272,8 @@ real_model = pytest.mark.skipif(
 def stage(tmp_path_factory):
     from qa.llm.stage import LlmStage
 
-    s = LlmStage(LlmConfig(enabled=True, cache_dir=Path(tmp_path_factory.mktemp("llm"))))
+    # one thread: the suite shares the machine with other work, and llama.cpp threads that wait on a busy core stall
+    s = LlmStage(LlmConfig(enabled=True, threads=1, cache_dir=Path(tmp_path_factory.mktemp("llm"))))
     s.load()
     return s
 
