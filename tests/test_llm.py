@@ -315,3 +315,22 @@ def test_real_ask_never_says_yes_with_an_invented_quote_when_the_answer_is_no(st
     if answer["quote"] is not None and find_quote(answer["quote"], lines_of_doc(ts), "agent") is None:
         assert item.answer is None and item.needs_review  # an invented quote: review, and the quote is not kept
         assert answer["quote"] not in str(item.evidence)
+
+
+@pytest.mark.slow
+@real_model
+def test_real_pipeline_writes_the_summary_into_the_call_json_and_reuses_it(tmp_path, stage):
+    from qa.eval.references import script_webvtt
+    from qa.exports.call_json import call_document
+    from qa.pipeline import Pipeline
+
+    vtt = tmp_path / "pothole.vtt"
+    vtt.write_text(script_webvtt(ROOT / "samples" / "scripts" / "pothole_report.txt"))
+    pipe = Pipeline(PipelineConfig(llm=stage.config))
+    pipe.llm = stage  # the model the module already loaded (same config)
+    doc = call_document(pipe.process_transcript(vtt))
+    assert doc["summary"]["text"] and doc["stages"]["llm"] == stage.version and doc["timings_s"]["llm"] > 0
+    assert doc["summary"]["transcript_sha256"] == transcript_sha256(doc_pairs(doc))  # written from the redacted turns
+    calls = stage.stats.completions
+    again = call_document(pipe.process_transcript(vtt))
+    assert again["summary"] == doc["summary"] and stage.stats.completions == calls  # reused, not regenerated
