@@ -106,6 +106,9 @@ def test_a_summary_field_with_an_unverified_fact_is_dropped_with_a_warning_that_
     assert "Maintenance" not in warnings[0].message and "3 days" not in warnings[0].message
     s, _ = check_summary({**raw, "request_number": "SR-88812"}, TURNS, "m", "sha")
     assert s.request_number is None and "request_number" in s.dropped
+    # every token of it is in the call, but not as one number (seen on the test set): dropped too
+    s, _ = check_summary({**raw, "request_number": "20 four 5 1 9"}, TURNS, "m", "sha")
+    assert s.request_number is None and "request_number" in s.dropped
     s, warnings = check_summary({**raw, "outcome": None, "request_number": "NONE"}, TURNS, "m", "sha")
     assert s.request_number is None and s.dropped == () and warnings == ()
 

@@ -193,8 +193,8 @@ def check_summary(
     number = raw.get("request_number")
     request_number = None
     if isinstance(number, str) and number.strip() and number.strip().upper() != "NONE":
-        toks = norm_tokens(number)
-        if toks and all(t in numbers or t in words for t in toks) and any(c.isdigit() for c in number):
+        # the same check as the text it is shown in ("Request number: ..."): numbers as said, digit groups joined
+        if any(c.isdigit() for c in number) and not missing_facts(f"request number {number}", numbers, words):
             request_number = number.strip()
         else:
             dropped.append("request_number")
