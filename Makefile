@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # The stamp changes whenever pyproject.toml does, so a changed dependency list reinstalls; otherwise setup is a no-op.
 STAMP  := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 LLM_STAMP := $(VENV)/.stamp-llm-$(shell cksum pyproject.toml | cut -d' ' -f1)
-# llama-cpp-python compiles from source (~7-10 min on 2 cores, once: pip caches the wheel). GGML_NATIVE=OFF builds
+# llama-cpp-python compiles from source (7 min on 2 idle cores, 15 min measured on busy ones; once: pip caches the wheel). GGML_NATIVE=OFF builds
 # for a portable x86-64 baseline with AVX2, so a cached wheel does not crash on an older CPU than the build machine's.
 LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 DEMO_MODEL ?= base

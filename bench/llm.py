@@ -33,6 +33,7 @@ from qa.eval.agreement import load_key, wilson  # noqa: E402
 from qa.eval.references import script_webvtt  # noqa: E402
 from qa.exports.call_json import call_document  # noqa: E402
 from qa.llm.ask import attach_answers  # noqa: E402
+from qa.llm.cache import AnswerCache  # noqa: E402
 from qa.llm.verify import facts as summary_facts  # noqa: E402
 from qa.llm.verify import find_quote, lines_of_doc, missing_facts, number_vocabulary, word_vocabulary  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
@@ -68,9 +69,9 @@ def label(entry: dict, key: str) -> str | None:
 
 
 def run(sets: list[str], limit: int | None, misses: bool, threads: int) -> None:
-    cache = Path(tempfile.mkdtemp(prefix="callqa-llm-bench-"))
-    cfg = PipelineConfig(llm=LlmConfig(enabled=True, threads=threads, cache_dir=cache))
+    cfg = PipelineConfig(llm=LlmConfig(enabled=True, threads=threads))
     pipe = Pipeline(cfg)
+    pipe.llm.cache = AnswerCache(Path(tempfile.mkdtemp(prefix="callqa-llm-bench-")))  # no answer from an earlier run
     t = time.perf_counter()
     pipe.load(audio=False)
     print(f"model loaded in {time.perf_counter() - t:.1f} s ({pipe.llm.source.detail}, {cfg.llm.n_threads()} threads)")

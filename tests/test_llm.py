@@ -273,10 +273,12 @@ real_model = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory):
+    from qa.llm.cache import AnswerCache
     from qa.llm.stage import LlmStage
 
     # one thread: the suite shares the machine with other work, and llama.cpp threads that wait on a busy core stall
-    s = LlmStage(LlmConfig(enabled=True, threads=1, cache_dir=Path(tmp_path_factory.mktemp("llm"))))
+    s = LlmStage(LlmConfig(enabled=True, threads=1))  # the model joined once into the user's cache folder
+    s.cache = AnswerCache(Path(tmp_path_factory.mktemp("llm")))  # answers: fresh, so the model really runs
     s.load()
     return s
 
