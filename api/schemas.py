@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.deps import _in_calendar
 from qa.identifiers import pydantic_identifier, pydantic_text
-from qa.types import Emergency, Entity, Metrics, Prediction, Sentiment, Warning_
+from qa.types import Emergency, Entity, Metrics, Prediction, Sentiment, Summary, Warning_
 
 T = TypeVar("T")
 Answer = Literal["yes", "no", "na"]
@@ -181,6 +181,9 @@ class CallDetail(CallSummary):
     entities: list[Entity] | None = Field(description="Null for HR; personal data as [TYPE] when redacted.")
     emergency_detail: Emergency | None
     evaluation: EvaluationOut | None
+    summary: Summary | None = Field(
+        None, description="The LLM stage's summary (written from the redacted turns); null for HR or when not run."
+    )
     stages: dict[str, str]
     warnings: list[Warning_]
 

@@ -113,6 +113,8 @@ def call_view(s: Session, call: Call, access: TextAccess, released_only: bool = 
         "sentiment": doc.get("sentiment"),
         "entities": entities,
         "emergency_detail": cut_emergency(doc, access),
+        # written by the LLM stage from the redacted turns: for roles that read transcripts; never for HR
+        "summary": doc.get("summary") if access is not TextAccess.NONE else None,
         "evaluation": evaluation_view(s, call, access, released_only),
         "stages": doc.get("stages") or {},
         "warnings": doc.get("warnings") or [],

@@ -83,6 +83,14 @@ def process(
         Path | None, typer.Option(help="QA scorecard YAML to evaluate each call against. [default: 311-standard]")
     ] = None,
     score: Annotated[bool, typer.Option(help="Evaluate calls against the scorecard.")] = True,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Run the LLM stage (extra callqa[llm]): a checked summary of each call and the scorecard's `ask` "
+            "items. Same as llm.enabled in --config.",
+        ),
+    ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -133,6 +141,7 @@ def process(
                 "asr.cpu_threads": threads,
                 "audio.channels": channels,
                 "audio.max_duration_s": max_duration,
+                "llm.enabled": True if llm else None,
             }
         )
         if language is not None:
@@ -367,10 +376,18 @@ def scorecard_validate(file: Annotated[Path, typer.Argument(help="Scorecard YAML
 def score(
     results: Annotated[Path, typer.Argument(help="A results folder written by 'qa process'.")] = Path("results"),
     scorecard: Annotated[Path | None, typer.Option(help="Scorecard YAML. [default: 311-standard]")] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Ask the LLM the scorecard's `ask` questions the calls have no answer to.")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML pipeline config (its llm section).")
+    ] = None,
 ) -> None:
-    """Re-score stored calls against a scorecard without re-transcribing them (seconds for a folder)."""
+    """Re-score stored calls against a scorecard without re-transcribing them (seconds for a folder). `ask` items
+    are answered from the answers stored with each call; --llm asks the questions that have none yet."""
     import time
 
+    from qa.config import load_config
     from qa.scoring.rescore import DEFAULT_SCORECARD, rescore_folder
     from qa.scoring.schema import load_scorecard
 
@@ -378,8 +395,15 @@ def score(
         _fail(f"{results}: not a folder")
     try:
         card, digest = load_scorecard(scorecard or DEFAULT_SCORECARD)
+        stage = None
+        cfg = load_config(config)
+        if llm or cfg.llm.enabled:
+            from qa.llm.stage import LlmStage
+
+            stage = LlmStage(cfg.llm)
+            stage.load()
         t = time.perf_counter()
-        scored, skipped, problems = rescore_folder(results, card, digest)
+        scored, skipped, problems = rescore_folder(results, card, digest, stage)
     except QAError as exc:
         _fail(str(exc))
     for p in problems:

@@ -199,6 +199,28 @@ class CityConfig(_Strict):
         return h.hexdigest()[:16]
 
 
+class LlmConfig(_Strict):
+    """The optional generative stage (extra ``callqa[llm]``): a call summary and ``ask`` scorecard items."""
+
+    enabled: bool = Field(False, description="Run the LLM stage (also: qa process --llm).")
+    model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="qwen2.5-coder-1.5b (the packaged GGUF, joined once into the cache folder and verified) or the "
+        "path of any local GGUF file (e.g. a bigger model on a GPU server).",
+    )
+    threads: int = Field(0, ge=0, description="CPU threads for the model; 0 = all cores.")
+    n_ctx: int = Field(4096, ge=512, le=131072, description="Context window in tokens; longer calls are shortened.")
+    gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1 = all; needs a GPU build).")
+    summary: bool = Field(True, description="Write a summary of each call.")
+    ask: bool = Field(True, description="Answer the scorecard's `ask` items (only calls whose scorecard has them).")
+    cache_dir: Path | None = Field(
+        None, description="Joined model and answer cache; default $CALLQA_CACHE/llm or ~/.cache/callqa/llm."
+    )
+
+    def n_threads(self) -> int:
+        return self.threads or (os.cpu_count() or 1)
+
+
 class PipelineConfig(_Strict):
     audio: AudioConfig = AudioConfig()
     asr: AsrConfig = AsrConfig()
@@ -207,6 +229,7 @@ class PipelineConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     nlp: NlpConfig = NlpConfig()
     city: CityConfig = CityConfig()
+    llm: LlmConfig = LlmConfig()
 
     def hash(self) -> str:
         """Hash of everything that changes results (the channel layout is per call and hashed there)."""
@@ -217,6 +240,10 @@ class PipelineConfig(_Strict):
             data["city"]["files_sha256"] = self.city.files_digest()
         else:
             data.pop("city")  # no profile: the same hash as before city profiles existed
+        if self.llm.enabled:  # threads and the cache folder change speed, not results; the model is a stage version
+            data["llm"] = {k: data["llm"][k] for k in ("n_ctx", "summary", "ask")}
+        else:
+            data.pop("llm")  # off: the same hash as before the stage existed
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -238,12 +265,17 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     if path is None:
         return PipelineConfig()
     p = Path(path)
-    raw, _ = read_yaml_mapping(p, "config", ConfigError, "sections (audio, asr, diarize, turns, metrics, nlp, city)")
+    sections = "sections (audio, asr, diarize, turns, metrics, nlp, city, llm)"
+    raw, _ = read_yaml_mapping(p, "config", ConfigError, sections)
     city = raw.get("city")
     if isinstance(city, dict):  # list files named in a config file are found next to it
         for key in ("streets", "places"):
             if isinstance(city.get(key), str) and not Path(city[key]).is_absolute():
                 city[key] = str(p.parent / city[key])
+    llm = raw.get("llm")
+    if isinstance(llm, dict) and isinstance(llm.get("model"), str) and llm["model"].endswith(".gguf"):
+        if not Path(llm["model"]).expanduser().is_absolute():  # a GGUF named in a config file is found next to it
+            llm["model"] = str(p.parent / llm["model"])
     return _validate(raw, str(p))
 
 

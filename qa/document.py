@@ -59,11 +59,14 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "entities": to_jsonable(call.entities),
         "location": to_jsonable(call.location),
         "redacted": to_jsonable(call.redacted),
+        "summary": to_jsonable(call.summary),
         "sentences": pack(call.sentences) if call.sentences is not None else None,
         "warnings": to_jsonable(call.warnings),
         "errors": [],
         "timings_s": to_jsonable(call.timings_s),
-    } | ({"evaluation": evaluation_document(call.evaluation)} if SCORER in call.stages else {})
+    } | ({"asks": to_jsonable(call.asks)} if call.asks else {}) | (
+        {"evaluation": evaluation_document(call.evaluation)} if SCORER in call.stages else {}
+    )
 
 
 SCORER = "scoring.scorecard"  # the stage name a scored call carries in ``stages``

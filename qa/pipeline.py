@@ -56,12 +56,14 @@ from qa.types import (
     Sentiment,
     SpeakerRole,
     Speakers,
+    Summary,
     Turn,
     Warning_,
     Word,
 )
 
 if TYPE_CHECKING:
+    from qa.llm.stage import LlmStage
     from qa.scoring.scorer import Scorer
 
 log = logging.getLogger("qa.pipeline")
@@ -86,6 +88,7 @@ class _Language:
     redacted: tuple[Turn, ...] = ()
     sentences: SentenceVectors | None = None
     location: Location | None = None
+    summary: Summary | None = None
 
     def fields(self) -> dict[str, Any]:
         """The CallAnalysis fields (every attribute but the warnings, which join the call's)."""
@@ -118,11 +121,14 @@ class Pipeline:
             from qa.city.gazetteer import load_gazetteer
 
             self.gazetteer = load_gazetteer(city.streets, city.places)
+        self.llm = cast("LlmStage", st["llm"]) if "llm" in st else None
+        if self.scorer is not None and self.llm is not None and self.scorer.llm is None:
+            self.scorer = self.scorer.with_llm(self.llm)  # ``ask`` items are put to this pipeline's LLM
 
     def with_scorer(self, scorer: Scorer | None) -> Pipeline:
         """The same pipeline (the same built and loaded stages) scoring against ``scorer``."""
         other = copy.copy(self)
-        other.scorer = scorer
+        other.scorer = scorer.with_llm(self.llm) if scorer is not None and scorer.llm is None else scorer
         return other
 
     def load(self, audio: bool = True) -> None:
@@ -131,7 +137,7 @@ class Pipeline:
         for slot in registry.chosen(self.config, audio=audio):
             self.stages[slot].load()
         if self.config.nlp.enabled:  # the first spaCy document costs ~0.5 s: pay it here
-            self._language(_WARM_UP, {})
+            self._language(_WARM_UP, {}, summarize=False)
 
     def stage_versions(self) -> dict[str, str]:
         """Name -> version of every stage this configuration uses (computing it loads no model)."""
@@ -152,7 +158,7 @@ class Pipeline:
 
     def _language_stages(self) -> dict[str, str]:
         """The versions of the language stages a call goes through (every call, recording or transcript)."""
-        names = ("language", "request_type", "emergency", "sentiment", "entities", "sentences")
+        names = ("language", "request_type", "emergency", "sentiment", "entities", "sentences", "llm")
         versions = {self.stages[n].name: self.stages[n].version for n in names if n in self.stages}
         return versions | self._city_stages()
 
@@ -161,15 +167,10 @@ class Pipeline:
         if self.scorer is None:
             return call
         t = time.perf_counter()
-        evaluation = self.scorer(call)
-        timings = {**call.timings_s, "scoring": time.perf_counter() - t}
+        scored = self.scorer(call)  # the evaluation, and the LLM's answers to ``ask`` items when it asked any
+        timings = {**scored.timings_s, "scoring": time.perf_counter() - t}
         timings["total"] = call.timings_s.get("total", 0.0) + timings["scoring"]
-        return replace(
-            call,
-            stages={**call.stages, self.scorer.name: self.scorer.version},
-            evaluation=evaluation,
-            timings_s=timings,
-        )
+        return replace(scored, stages={**call.stages, self.scorer.name: self.scorer.version}, timings_s=timings)
 
     def call_config_hash(self, metadata: CallMetadata | None = None) -> str:
         """Everything that changes a call's result: config, the call's layout and role pins, stage versions, schema."""
@@ -313,11 +314,27 @@ class Pipeline:
         return self.emergency.triage(turns)
 
     def _language(
-        self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...] = ()
+        self,
+        turns: tuple[Turn, ...],
+        timings: dict[str, float],
+        transcripts: tuple[ChannelTranscript, ...] = (),
+        summarize: bool = True,
     ) -> _Language:
         """The call's language, then entities and the address, emergency, request type, sentiment, the redacted
-        turns and sentence vectors (only the language when the language stages are off). A stage that does not
-        support the call's language says so and sends its answer to review (qa/nlp/failsafe.py)."""
+        turns and sentence vectors (only the language when the language stages are off), then the LLM's summary
+        of the redacted turns when that stage is on. A stage that does not support the call's language says so and
+        sends its answer to review (qa/nlp/failsafe.py)."""
+        found = self._language_stages_run(turns, timings, transcripts)
+        if not summarize or self.llm is None or not self.config.llm.summary:
+            return found
+        t = time.perf_counter()
+        summary, warnings = self.llm.summarize([(str(x.role), x.text) for x in found.redacted])
+        timings["llm"] = timings.get("llm", 0.0) + time.perf_counter() - t
+        return replace(found, summary=summary, warnings=found.warnings + warnings)
+
+    def _language_stages_run(
+        self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...]
+    ) -> _Language:
         from qa.nlp import failsafe
 
         report = self.language(turns, transcripts, self.config.asr.fixed_language())

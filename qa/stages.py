@@ -100,6 +100,12 @@ def _sentences(c: PipelineConfig) -> Stage:
     return SentencesStage()
 
 
+def _llm(c: PipelineConfig) -> Stage:
+    from qa.llm.stage import LlmStage
+
+    return LlmStage(c.llm)
+
+
 REGISTRY: dict[str, Callable[[PipelineConfig], Stage]] = {
     "asr.faster_whisper.v1": _asr,
     "diarize.channels.v1": _channels,
@@ -112,6 +118,7 @@ REGISTRY: dict[str, Callable[[PipelineConfig], Stage]] = {
     "nlp.sentiment.v1": _sentiment,
     "nlp.entities.v1": _entities,
     "nlp.sentences.v1": _sentences,
+    "llm.llama_cpp.v1": _llm,
 }
 
 _BACKENDS = {"single": "diarize.single.v1", "embedded": "diarize.embedded.v1", "pyannote": "diarize.pyannote.v1"}
@@ -140,6 +147,8 @@ def chosen(config: PipelineConfig, audio: bool = True) -> dict[str, str]:
             "entities": "nlp.entities.v1",
             "sentences": "nlp.sentences.v1",
         }
+    if config.llm.enabled:  # summaries and scorecard ``ask`` items (extra callqa[llm])
+        slots["llm"] = "llm.llama_cpp.v1"
     return slots
 
 

@@ -416,6 +416,38 @@ class LanguageReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """What the call was about, written by the LLM stage from the redacted turns. Every number and name in it was
+    found in the call; a field that stated one that was not is dropped (``dropped`` names the fields, never the
+    words). ``text`` joins the fields that remain."""
+
+    text: str
+    reason: str | None
+    actions: str | None
+    outcome: str | None
+    request_number: str | None
+    dropped: tuple[str, ...]
+    model: str  # the model's SHA-256 (first 16 hex)
+    prompt_version: str
+    transcript_sha256: str  # of the redacted turns it was written from: unchanged -> reused, not regenerated
+    truncated: bool = False  # the call was longer than the context window; the middle was left out
+
+
+@dataclass(frozen=True, slots=True)
+class AskAnswer:
+    """The LLM's answer to a scorecard ``ask`` question: the sentence it copied (``quote``) or ``None`` (it said
+    NO). The scorer checks the copy against the call before it counts as evidence."""
+
+    question: str
+    role: str
+    quote: str | None
+    model: str
+    prompt_version: str
+    transcript_sha256: str
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Warning_:
     """Something the user must know about a result that was still produced (e.g. VAD fell back to energy)."""
 
@@ -475,6 +507,8 @@ class CallAnalysis:
     sentences: SentenceVectors | None = None
     location: Location | None = None  # where the request is, checked against the city's street list
     language: LanguageReport | None = None
+    summary: Summary | None = None  # the LLM stage (qa/llm), when it is on
+    asks: tuple[AskAnswer, ...] = ()  # the LLM's raw answers to the scorecard's ``ask`` items (checked when scoring)
     # The scorecard's answers; None when the call was not scored or the scorecard does not apply to it (``stages``
     # names the scorecard when it was scored).
     evaluation: Evaluation | None = None

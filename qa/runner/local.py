@@ -33,6 +33,8 @@ def auto_workers(cfg: PipelineConfig, audio_jobs: int) -> tuple[int, PipelineCon
     workers = max(1, min(cores // threads, audio_jobs, MAX_AUTO_WORKERS))
     if not cfg.asr.cpu_threads:
         cfg = cfg.with_overrides({"asr.cpu_threads": 1 if workers > 1 else 0})
+    if cfg.llm.enabled and not cfg.llm.threads and workers > 1:  # each worker's model gets its share of the cores
+        cfg = cfg.with_overrides({"llm.threads": max(1, cores // workers)})
     return workers, cfg
 
 

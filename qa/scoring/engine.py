@@ -109,6 +109,7 @@ class _Result:
     passed: bool | None  # None: cannot be decided automatically
     evidence: tuple[Evidence, ...] = ()
     confidence: float = 0.9
+    na: bool = False  # the rule itself found the item does not apply (an ``ask`` rule with ``none: na``)
 
 
 class _SemanticBank:
@@ -427,6 +428,36 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
     return _Result(False, (ev,), 0.95 if best < rule.threshold - 2 * rule.review_band else 0.75)
 
 
+def _note(text: str, name: str) -> tuple[Evidence, ...]:
+    return (Evidence(None, None, None, None, text, name),)
+
+
+def _ask(view: CallView, rule: S.AskRule, name: str) -> _Result:
+    """The LLM stage's answer (stored in the document by ``qa.llm.ask.attach_answers``), checked against the call:
+    yes only with the quote found in ``rule.role``'s turns; the evidence is the call's words, never the model's."""
+    from qa.llm.ask import find_answer, no_answer_reason
+    from qa.llm.verify import find_quote, lines_of_doc
+
+    turns = view.doc.get("redacted") or None
+    if not turns:
+        return _Result(None, _note("no transcript text in this analysis: nothing to ask about", name), 0.0)
+    answer = find_answer(view.doc, rule.role, rule.question)
+    if answer is None:
+        return _Result(None, _note(no_answer_reason(), name), 0.0)
+    if answer.get("quote") is None:
+        if answer.get("truncated"):
+            note = "the model answered NO but did not read the whole call (longer than llm.n_ctx)"
+            return _Result(None, _note(note, name), 0.5)
+        note = f"the LLM found no {rule.role} sentence that answers yes (it answered NO)"
+        return _Result(False, _note(note, name), 0.8, na=rule.none == "na")
+    match = find_quote(str(answer["quote"]), lines_of_doc(turns), rule.role)
+    if match is None:  # an invented (or another role's) sentence: never shown, never counted
+        note = f"the LLM's quote is not in the {rule.role}'s turns: not used as evidence"
+        return _Result(None, _note(note, name), 0.3)
+    ev = Evidence(match.turn, match.role, match.start, match.end, match.quote, name)
+    return _Result(True, (ev,), 0.85 if match.exact else 0.8)
+
+
 def evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
     r = _evaluate_rule(rule, view, name)
     missing = L.gap(rule, view)  # the call speaks a language this rule cannot read: absence is no proof
@@ -444,6 +475,8 @@ def _evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
         return _Result(not hits, tuple(hits), 0.95 if hits else ABSENT)
     if isinstance(rule, S.SemanticRule):
         return _semantic(view, rule, name)
+    if isinstance(rule, S.AskRule):
+        return _ask(view, rule, name)
     if isinstance(rule, S.MetricRule):
         value = view.get(f"metrics.{rule.metric}")
         if value is None:
@@ -582,6 +615,9 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
                 items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, 1.0, False, (), *spec))
                 continue
             r = evaluate_rule(item.rule, view, item.rule.type)
+            if r.na and applicable is True:
+                items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, r.confidence, False, r.evidence))
+                continue
             if r.passed is None or (applicable is None and not r.passed):
                 # Undecidable, or a "no" on an item that may not apply at all: a person decides, never a guess.
                 items.append(ItemResult(item.id, sec.id, None, 0.0, 0.0, 0.0, True, r.evidence, *spec))

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa import jsonio
 from qa.files import write_atomic
 from qa.scoring.schema import Scorecard
 from qa.scoring.scorer import DEFAULT_SCORECARD, Scorer
 
+if TYPE_CHECKING:
+    from qa.llm.stage import LlmStage
+
 __all__ = ["DEFAULT_SCORECARD", "rescore_folder", "score_document"]
 
 
-def score_document(doc: dict[str, Any], card: Scorecard, card_hash: str) -> dict[str, Any]:
-    """``doc`` scored against ``card`` (a new document; ``evaluation`` is None when the card does not apply)."""
-    return Scorer(card, card_hash).rescore(doc)
+def score_document(
+    doc: dict[str, Any], card: Scorecard, card_hash: str, llm: LlmStage | None = None
+) -> dict[str, Any]:
+    """``doc`` scored against ``card`` (a new document; ``evaluation`` is None when the card does not apply). With
+    ``llm`` (the LLM stage, on), the card's ``ask`` questions the call has no stored answer to are asked first."""
+    return Scorer(card, card_hash, llm).rescore(doc)
 
 
-def rescore_folder(results: Path, card: Scorecard, card_hash: str) -> tuple[int, int, list[str]]:
+def rescore_folder(
+    results: Path, card: Scorecard, card_hash: str, llm: LlmStage | None = None
+) -> tuple[int, int, list[str]]:
     """(scored, not applicable, problems) for every call JSON below ``results``; files are rewritten atomically."""
-    scorer = Scorer(card, card_hash)
+    scorer = Scorer(card, card_hash, llm)
     scored = skipped = 0
     problems: list[str] = []
     for path in sorted(results.rglob("*.json")):

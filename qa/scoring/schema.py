@@ -136,6 +136,18 @@ class SemanticRule(_M):
     )
 
 
+class AskRule(_M):
+    """A question put to the LLM stage (qa/llm, extra ``callqa[llm]``): the model copies the sentence of ``role`` that
+    shows the answer is yes, word for word, or answers NO. Yes only when the copy is found in that role's turns
+    (the call's words are the evidence); NO is ``none`` (no, or na for a question that only applies when the thing
+    happened); a copy that is not in the call, or no answer (the stage off or not installed), is ``needs_review``."""
+
+    type: Literal["ask"]
+    role: Role = "agent"
+    question: str = Field(min_length=5, max_length=500)
+    none: Literal["no", "na"] = Field("no", description="What a NO answer means: 'no' or 'na' (not applicable).")
+
+
 class ManualRule(_M):
     """Left to the reviewer: always ``needs_review``."""
 
@@ -153,6 +165,7 @@ Rule = Annotated[
     | AnyRule
     | NotRule
     | SemanticRule
+    | AskRule
     | ManualRule,
     Field(discriminator="type"),
 ]
@@ -251,4 +264,6 @@ def _describe(path: Path, raw: Mapping[str, Any], err: Mapping[str, Any]) -> str
     return f"{path}: {where + ', ' if where else ''}field '{field or '(top)'}': {err['msg']}"
 
 
-_RULE_TAGS = {"phrase", "forbidden", "metric", "field", "entity", "order", "all", "any", "not", "semantic", "manual"}
+_RULE_TAGS = {
+    "phrase", "forbidden", "metric", "field", "entity", "order", "all", "any", "not", "semantic", "ask", "manual",
+}  # fmt: skip

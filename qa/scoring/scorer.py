@@ -5,25 +5,31 @@ runs again and the answers cannot differ from a fresh run's."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.document import SCORER, call_document, evaluation_document
 from qa.resources import scorecard_path
 from qa.scoring.engine import card_applies, evaluate_call
 from qa.scoring.schema import Scorecard, load_scorecard
-from qa.types import CallAnalysis, Evaluation
+from qa.types import AskAnswer, CallAnalysis, Evaluation
+
+if TYPE_CHECKING:
+    from qa.llm.stage import LlmStage
 
 DEFAULT_SCORECARD = scorecard_path("311-standard.yaml")
 
 
 @dataclass(frozen=True)
 class Scorer:
-    """Stage ``scoring.scorecard``: its version is the scorecard's id, version and content hash."""
+    """Stage ``scoring.scorecard``: its version is the scorecard's id, version and content hash. With ``llm`` (the
+    LLM stage, on) the card's ``ask`` questions a call has no stored answer to are asked before it is scored; without
+    it, they are answered from the answers stored with the call, or go to review."""
 
     card: Scorecard
     card_hash: str
+    llm: LlmStage | None = None
     name: str = SCORER
 
     @classmethod
@@ -39,21 +45,41 @@ class Scorer:
     def load(self) -> None:
         """Nothing to load: semantic items use the sentence vectors stored with the call."""
 
-    def __call__(self, call: CallAnalysis) -> Evaluation | None:
-        """The evaluation of an analysed call (None when the scorecard does not apply to it)."""
-        return self.evaluate(call_document(call))
+    def with_llm(self, llm: LlmStage | None) -> Scorer:
+        return replace(self, llm=llm)
+
+    def __call__(self, call: CallAnalysis) -> CallAnalysis:
+        """The analysed call with its evaluation (None when the scorecard does not apply to it), and the LLM's
+        answers to the card's ``ask`` items when it asked any."""
+        doc, evaluation = self.score(call_document(call))
+        asks = tuple(AskAnswer(**a) for a in doc.get("asks") or ())
+        timings = dict(call.timings_s)
+        if "llm" in (doc.get("timings_s") or {}):
+            timings["llm"] = float(doc["timings_s"]["llm"])
+        return replace(call, evaluation=evaluation, asks=asks, timings_s=timings)
+
+    def score(self, doc: Mapping[str, Any]) -> tuple[dict[str, Any], Evaluation | None]:
+        """A call document (the engine's input, fresh or stored) with any new ``ask`` answers, and its evaluation."""
+        out = {**doc, "timings_s": dict(doc.get("timings_s") or {})}
+        if not card_applies(self.card, out):
+            return out, None
+        from qa.llm.ask import attach_answers, card_questions
+
+        if card_questions(self.card):  # the card has ``ask`` items: stored answers, or asked now with the LLM on
+            out = attach_answers(out, self.card, self.llm)
+        return out, evaluate_call(out, self.card, self.card_hash)
 
     def evaluate(self, doc: Mapping[str, Any]) -> Evaluation | None:
-        """The same, from a call document (a stored result): the engine reads the document form either way."""
-        return evaluate_call(doc, self.card, self.card_hash) if card_applies(self.card, doc) else None
+        return self.score(doc)[1]
 
     def rescore(self, doc: Mapping[str, Any]) -> dict[str, Any]:
         """A stored call document scored again: a new document (the input is not changed) with this scorecard's
         ``evaluation`` and its version in ``stages``."""
+        out, evaluation = self.score(doc)
         return {
-            **doc,
-            "stages": {**(doc.get("stages") or {}), self.name: self.version},
-            "evaluation": evaluation_document(self.evaluate(doc)),
+            **out,
+            "stages": {**(out.get("stages") or {}), self.name: self.version},
+            "evaluation": evaluation_document(evaluation),
         }
 
     def is_current(self, doc: Mapping[str, Any]) -> bool:

@@ -4,8 +4,9 @@ centre's records need: scores, evaluations, reviews, disputes, metrics and the a
 
 What goes with the transcript: the turn rows (text and redacted text), the document's turns' text and words, the
 redacted turns, the entities, the sentence vectors, the evidence quotes of every evaluation of the call, the
-request-type reason and the emergency cue (both quote the caller), both search columns, and the recording's file name
-(the call's and the document's source, the job's path: a file name can name the caller). What stays: turn times
+request-type reason and the emergency cue (both quote the caller), the LLM stage's summary and ``ask`` answers, both
+search columns, and the recording's file name (the call's and the document's source, the job's path: a file name can
+name the caller). What stays: turn times
 and roles, metrics, request type and emergency flag, sentiment scores, every answer and score.
 """
 
@@ -45,6 +46,8 @@ def strip_document(doc: dict[str, Any]) -> dict[str, Any]:
     d["redacted"] = None
     d["entities"] = []
     d["sentences"] = None  # sentence vectors are derived from the words: they go with them
+    d["summary"] = None  # the LLM stage's summary and its answers retell and quote the call
+    d["asks"] = []
     if isinstance(d.get("request_type"), dict):
         d["request_type"]["reason"] = None
     if isinstance(d.get("emergency"), dict):
