@@ -118,7 +118,7 @@ REGISTRY: dict[str, Callable[[PipelineConfig], Stage]] = {
     "nlp.sentiment.v1": _sentiment,
     "nlp.entities.v1": _entities,
     "nlp.sentences.v1": _sentences,
-    "llm.llama_cpp.v1": _llm,
+    "llm.v1": _llm,
 }
 
 _BACKENDS = {"single": "diarize.single.v1", "embedded": "diarize.embedded.v1", "pyannote": "diarize.pyannote.v1"}
@@ -148,7 +148,7 @@ def chosen(config: PipelineConfig, audio: bool = True) -> dict[str, str]:
             "sentences": "nlp.sentences.v1",
         }
     if config.llm.enabled:  # summaries and scorecard ``ask`` items (extra callqa[llm])
-        slots["llm"] = "llm.llama_cpp.v1"
+        slots["llm"] = "llm.v1"
     return slots
 
 

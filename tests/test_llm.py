@@ -247,7 +247,7 @@ def test_transcript_removal_takes_the_summary_and_answers():
 
 
 def test_hr_never_gets_the_summary(monkeypatch):
-    from qa.store import views
+    from api import views
 
     doc = doc_of(summary={"text": "A pothole on Delancey Avenue."}, stages={}, warnings=[])
 
