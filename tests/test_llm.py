@@ -326,7 +326,6 @@ def test_real_ask_never_says_yes_with_an_invented_quote_when_the_answer_is_no(st
 @real_model
 def test_real_pipeline_writes_the_summary_into_the_call_json_and_reuses_it(tmp_path, stage):
     from qa.document import call_document
-
     from qa.eval.references import script_webvtt
     from qa.pipeline import Pipeline
 

@@ -35,7 +35,7 @@ from api.uploads import Received, receive_upload
 from api.views import TextAccess, call_view, summary
 from qa.audio.decode import AUDIO_EXTENSIONS
 from qa.runner import queue
-from qa.store import audit
+from qa.store import audit, search
 from qa.store.models import Call
 
 router = APIRouter(tags=["calls"])
@@ -223,9 +223,7 @@ def list_calls(
         if access is TextAccess.NONE:
             raise HTTPException(403, f"role '{user.role}' may not search transcripts")
         # the redacted text for roles that read redacted text: a hidden name is never a hit
-        column = Call.search_text if access is TextAccess.RAW else Call.search_redacted
-        for word in q.lower().split()[:8]:
-            conds.append(column.contains(word, autoescape=True))
+        conds.append(search.matches(s.get_bind().dialect.name, q, redacted=access is not TextAccess.RAW))
     query = query.where(*conds)
     total = s.scalar(select(func.count()).select_from(query.subquery()))
     # the page's ids first (a sort over narrow rows), then those rows without their big columns: sorting whole rows

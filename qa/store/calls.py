@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from qa.identifiers import IdentifierError, check_identifier
 from qa.scoring.totals import Scored, TotalsRules, totals
-from qa.store import audit
+from qa.store import audit, search
 from qa.store.models import Agent, Analysis, Call, Dispute, EvaluationRow, Review, Team, TurnRow, utcnow
 from qa.store.scrub import strip_document
 
@@ -148,6 +148,7 @@ def import_document(
     call.search_redacted = " ".join(t.get("text", "") for t in redacted).lower()
     call.document = dict(doc)
     s.flush()
+    search.index_call(s, call)
 
     if not created:
         s.execute(delete(TurnRow).where(TurnRow.call_id == call.id))

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qa.errors import ConfigError
-from qa.store import audit
+from qa.store import audit, search
 from qa.store.audit import Actor
 from qa.store.db import Store
 from qa.store.models import Call, utcnow
@@ -124,6 +124,7 @@ def apply(
                 details: dict[str, Any] = {"removed": sorted(kinds)}
                 if "call" in kinds:
                     details.update(_audio(call, data_dirs, delete_external, report))
+                    search.forget(s, call.id)
                     s.delete(call)
                 else:
                     if "audio" in kinds:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from qa.store import search
 from qa.store.models import Analysis, Call, EvaluationRow, Job, TurnRow, utcnow
 
 log = logging.getLogger("qa.store")
@@ -65,6 +66,7 @@ def strip_transcript(s: Session, call: Call) -> None:
     s.execute(delete(TurnRow).where(TurnRow.call_id == call.id))
     call.document = strip_document(call.document)
     call.search_text = call.search_redacted = ""
+    search.index_call(s, call)
     if call.source != "erased":
         call.source = REMOVED
     for job in s.scalars(select(Job).where(Job.call_id == call.id)):
