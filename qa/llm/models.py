@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib
@@ -187,7 +188,7 @@ def load_llama(path: str, n_ctx: int, threads: int, gpu_layers: int = 0) -> Any:
         raise ModelNotFoundError(f"the LLM runtime llama-cpp-python is not installed; {INSTALL_HINT}")
     from llama_cpp import Llama
 
-    return Llama(
+    llm = Llama(
         model_path=path,
         n_ctx=n_ctx,
         n_threads=threads,
@@ -197,3 +198,6 @@ def load_llama(path: str, n_ctx: int, threads: int, gpu_layers: int = 0) -> Any:
         seed=0,
         verbose=False,
     )
+    # freed before the interpreter tears down the binding's globals (its own __del__ then fails noisily at exit)
+    atexit.register(llm.close)
+    return llm
