@@ -128,3 +128,23 @@ def visible_call(s: Session, call_id: str, user: Principal) -> Call:
     if call is None:
         raise HTTPException(404, f"no call {call_id!r}")
     return call
+
+
+WeekQuery = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week (2026-W45); default: the week of the latest call."),
+]
+
+
+def scoped_week(s: Session, user: Principal, team: str | None, week: str | None):  # noqa: ANN201
+    """The calls ``user`` may see (of ``team`` when given) and the ISO week asked for (default: the latest call's);
+    a week that does not exist is one 422."""
+    from qa.store.sampling import Week, latest_week
+
+    q = scope_calls(select(Call), user)
+    if team is not None:
+        q = q.where(Call.team == team)
+    try:
+        return q, (Week.parse(week) if week else latest_week(s, q))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None

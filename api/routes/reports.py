@@ -13,14 +13,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import AgentQuery, Day, SessionDep, TeamQuery, actor_of, require
+from api.deps import AgentQuery, Day, SessionDep, TeamQuery, WeekQuery, actor_of, require, scoped_week
 from api.permissions import Principal, released_only, scope_calls
 from qa.exports.reports import to_csv, to_pdf, to_xlsx
 from qa.store import audit
 from qa.store.dashboard import team_dashboard
 from qa.store.models import Call
 from qa.store.reports import evaluated_calls, export_rows, light_calls, trends
-from qa.store.sampling import Week, latest_week
 
 router = APIRouter(tags=["reports"])
 Period = Literal["week", "month"]
@@ -66,20 +65,11 @@ def get_dashboard(
     s: SessionDep,
     user: Annotated[Principal, Depends(require("dashboard:read"))],
     team: TeamQuery = None,
-    week: Annotated[
-        str | None,
-        Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week (2026-W45); default: the week of the latest call."),
-    ] = None,
+    week: WeekQuery = None,
     weeks: Annotated[int, Query(ge=1, le=26, description="Weeks shown, ending with `week`.")] = 8,
 ):
     """Team-scoped for a supervisor with a team (another team's name finds nothing), every team for admins."""
-    q = scope_calls(select(Call), user)
-    if team is not None:
-        q = q.where(Call.team == team)
-    try:
-        wk = Week.parse(week) if week else latest_week(s, q)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    q, wk = scoped_week(s, user, team, week)
     return {"team": team or (user.team if user.limited_to_team else None), **team_dashboard(s, q, wk, weeks)}
 
 

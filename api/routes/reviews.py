@@ -10,7 +10,19 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import CallId, Limit, Offset, RowId, SessionDep, TeamQuery, actor_of, require, visible_call
+from api.deps import (
+    CallId,
+    Limit,
+    Offset,
+    RowId,
+    SessionDep,
+    TeamQuery,
+    WeekQuery,
+    actor_of,
+    require,
+    scoped_week,
+    visible_call,
+)
 from api.permissions import Principal, answers_blind, released_only, scope_calls
 from api.routes.evaluations import answers, evaluation_of, item_ids, policy
 from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, Page
@@ -19,7 +31,7 @@ from qa.store import audit, lifecycle
 from qa.store.calls import refresh_call_score
 from qa.store.models import CalibrationAnswer, CalibrationSession, Call, Dispute, EvaluationRow, Review, User, utcnow
 from qa.store.reports import agreement
-from qa.store.sampling import Week, latest_week, weekly_sample
+from qa.store.sampling import weekly_sample
 
 router = APIRouter(tags=["reviews"])
 
@@ -151,10 +163,6 @@ def calibration_result(
 
 # ------------------------------------------------------------------------------------------------- weekly sample
 
-WeekQuery = Annotated[
-    str | None,
-    Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week (2026-W45); default: the week of the latest call."),
-]
 PerAgent = Annotated[int | None, Query(ge=0, le=50, description="Calls per agent (default: the server's setting).")]
 
 
@@ -168,13 +176,7 @@ def review_sample(
     team: TeamQuery = None,
 ) -> dict:
     """N evaluated calls of each agent the user may see, drawn with a seed per ISO week (``qa.store.sampling``)."""
-    q = scope_calls(select(Call), user)
-    if team is not None:
-        q = q.where(Call.team == team)
-    try:
-        wk = Week.parse(week) if week else latest_week(s, q)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    q, wk = scoped_week(s, user, team, week)
     n = request.app.state.settings.review_sample if per_agent is None else per_agent
     rows = weekly_sample(s, q, wk, n)
     hide = released_only(user)
