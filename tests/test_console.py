@@ -811,3 +811,30 @@ def test_browser_sort_queue_curve_dashboard_coaching_and_calibration(browser_pag
     assert page.locator("#reviewers").inner_text() == "1"
     page.screenshot(path=str(shots / "calibration.png"), full_page=True)
     assert problems == [], json.dumps(problems)
+
+
+def test_the_llm_summary_shows_on_the_call_page_but_never_for_hr(console):
+    """A summary stored with the call (the LLM stage, qa/llm) is on the call page for roles that read transcripts,
+    exactly as the API gives it; HR's page has none."""
+    app, store, keys, ids, docs = console
+    from qa.store.models import Call
+
+    text = "The caller reported a pothole; the agent logged it and gave request number 241903."
+    with store.session() as s:
+        call = s.get(Call, ids[0])
+        summary = {"text": text, "reason": "a pothole", "actions": "logged it", "outcome": "request logged",
+                   "request_number": "241903", "dropped": [], "model": "cc324af070c2ecbf", "prompt_version": "p5",
+                   "transcript_sha256": "0" * 64, "truncated": False}  # fmt: skip
+        call.document = {**call.document, "summary": summary}
+    c = TestClient(app)
+    for role in ("admin", "reviewer", "supervisor"):
+        sign_in(c, keys[role])
+        page = c.get(f"/ui/calls/{ids[0]}").text
+        assert 'id="call-summary"' in page and html.escape(text) in page, role
+        assert api_json(app, keys[role], f"/calls/{ids[0]}")["summary"]["text"] == text
+    sign_in(c, keys["hr"])
+    page = c.get(f"/ui/calls/{ids[0]}").text
+    assert 'id="call-summary"' not in page and "241903" not in page
+    assert api_json(app, keys["hr"], f"/calls/{ids[0]}")["summary"] is None
+    sign_in(c, keys["reviewer"])
+    assert 'id="call-summary"' not in c.get(f"/ui/calls/{ids[1]}").text  # no summary stored: no section
