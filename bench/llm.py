@@ -28,9 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa.document import call_document  # noqa: E402
-
 from qa.config import LlmConfig, PipelineConfig  # noqa: E402
+from qa.document import call_document  # noqa: E402
 from qa.eval.agreement import load_key, wilson  # noqa: E402
 from qa.eval.references import script_webvtt  # noqa: E402
 from qa.llm.ask import attach_answers  # noqa: E402
