@@ -34,6 +34,11 @@ class Page(BaseModel, Generic[T]):
     count: int = Field(description="Total number of matches (not only this page).")
     limit: int
     offset: int
+    count_exact: bool = Field(
+        True,
+        description="False: there are more than `count` matches. A search for words (`q`) counts up to the page's "
+        "end and 1,000 more: a word most calls say would otherwise count every call.",
+    )
 
 
 class CallSummary(BaseModel):

@@ -95,10 +95,9 @@ def fill(url: str, docs: list[dict], base: int, total: int) -> float:
                 FROM calls, g
             """), {"m": copies})
             rows = c.execute(text("SELECT id, search_text, search_redacted FROM calls WHERE id LIKE '%\\_%' ESCAPE '\\'"))
-            c.execute(
-                text("INSERT INTO calls_fts (rowid, call_id, raw, redacted) VALUES (:k, :id, :raw, :red)"),
-                [{"k": key(i), "id": i, "raw": a, "red": b} for i, a, b in rows],
-            )
+            rows = [{"k": key(i), "id": i, "raw": a, "red": b} for i, a, b in rows]
+            c.execute(text("INSERT INTO calls_fts (rowid, call_id, raw, redacted) VALUES (:k, :id, :raw, :red)"), rows)
+            c.execute(text("UPDATE calls SET search_key = :k WHERE id = :id"), rows)  # PostgreSQL does not use it
         c.execute(text("ANALYZE"))
     secs = time.perf_counter() - t
     store.engine.dispose()

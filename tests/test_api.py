@@ -167,6 +167,39 @@ def test_search_filters_and_pagination(api):
     assert client.get("/calls", params={"q": "springfield"}, headers=h(keys["hr"])).status_code == 403
 
 
+def test_both_sqlite_search_plans_give_the_same_calls_and_a_word_search_counts_only_so_far(api, monkeypatch):
+    """SQLite searches drive from the FTS hits when few calls hold the words, and check the list's index walk
+    against them when many do (qa/store/search.py): the two plans must list the same calls in the same order, for
+    raw and redacted text. A word search counts a page and COUNT_MORE beyond, then says the count is not exact."""
+    from api.routes import calls as calls_route
+    from qa.store import search
+
+    client, keys, ids, docs = api
+    queries = ["springfield", "thank", "SpringField thank", "pothole street", "no-such-words-here", "the"]
+
+    def listed(role, **params):
+        r = client.get("/calls", params=params, headers=h(keys[role]))
+        assert r.status_code == 200, r.text
+        return [c["id"] for c in r.json()["data"]], r.json()["count"]
+
+    for role in ("admin", "supervisor", "agent"):  # raw text; redacted text (team scope); an agent's own calls
+        for sort in ("-started_at", "percent"):
+            monkeypatch.setattr(search, "DRIVE_MAX", 2000)
+            driven = [listed(role, q=q, sort=sort) for q in queries]
+            monkeypatch.setattr(search, "DRIVE_MAX", 1)
+            walked = [listed(role, q=q, sort=sort) for q in queries]
+            assert driven == walked, (role, sort)
+            assert any(n for _, n in driven) and any(not n for _, n in driven)
+    monkeypatch.setattr(calls_route, "COUNT_MORE", 1)
+    said = listed("admin", q="thank")[1]
+    assert said >= 3
+    r = client.get("/calls", params={"q": "thank", "limit": 1}, headers=h(keys["admin"])).json()
+    assert r["count"] == 2 and r["count_exact"] is False and len(r["data"]) == 1  # one page and one more, no further
+    r = client.get("/calls", params={"q": "thank", "limit": 50}, headers=h(keys["admin"])).json()
+    assert r["count"] == said and r["count_exact"] is True
+    assert client.get("/calls", params={"limit": 1}, headers=h(keys["admin"])).json()["count_exact"] is True
+
+
 def test_review_dispute_coaching_flow(api):
     client, keys, ids, docs = api
     cid = ids[0]

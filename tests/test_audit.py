@@ -355,11 +355,11 @@ def test_db_downgrade_refuses_to_drop_the_audit_trail_without_force(tmp_path):
         eng.dispose()
         return names
 
-    for target in ("base", "0001", "-4"):
+    for target in ("base", "0001", "-5"):
         res = runner.invoke(cli, ["db", "downgrade", "--db", url, "--", target])
         assert res.exit_code == 2 and "audit" in res.output and "--force" in res.output, res.output
         assert "audit_log" in tables()
-    for _ in range(3):  # 0005 -> 0004 (search), 0004 -> 0003 (no evaluation revisions), 0003 -> 0002 (languages)
+    for _ in range(4):  # 0006 -> 0005 (search key) -> 0004 (search) -> 0003 (no evaluation revisions) -> 0002
         res = runner.invoke(cli, ["db", "downgrade", "--db", url])
         assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["db", "downgrade", "--db", url])

@@ -4,7 +4,9 @@ evidence. Transcript text is compared, never printed."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import os
 import re
@@ -252,6 +254,9 @@ def test_call_list_filters_and_pages(console, monkeypatch):
     first, second = c.get("/", params={"agent": ""}).text, c.get("/", params={"page": 2}).text
     assert "page 1 of 2" in first and 'href="/?agent=&amp;page=2"' not in first and "page=2" in first
     assert len({i for i in ids if i in first}) == 2 and len({i for i in ids if i in second}) == 1
+    monkeypatch.setattr("api.routes.calls.COUNT_MORE", 0)  # a word search that stops counting: "N+", a next page
+    words = c.get("/", params={"q": "thank"}).text
+    assert "2+ calls · page 1" in words and "page=2" in words and "of 2" not in words
 
 
 # ------------------------------------------------------------------------------------------------ forms
@@ -465,6 +470,28 @@ def test_browser_hr_and_agent_pages(browser_page, tmp_path):
     page.wait_for_selector(f"#item-{item} >> text=dispute open")
     page.goto(f"{base}/ui/calls/{ids[0]}")  # from the top, for the screenshot
     page.screenshot(path=str(_shots(tmp_path) / "agent-call.png"), full_page=True)
+    page.click("text=Sign out")
+
+    # the supervisor finds it in the dispute list and resolves it on the call page
+    _browser_sign_in(page, base, keys["supervisor"])
+    page.goto(f"{base}/ui/disputes?status=open")
+    page.click(f"a[href='/ui/calls/{ids[0]}#item-{item}']")
+    box = page.locator(f"#item-{item}")
+    box.locator("summary", has_text="Resolve dispute").click()
+    box.locator("select[name=status]").select_option("rejected")
+    box.locator("textarea[name=reason]").fill("greeting not heard in the recording")
+    box.locator("button", has_text="Resolve").click()
+    page.wait_for_selector(f"#item-{item} >> text=rejected")
+    assert [d["status"] for d in api_json(app, keys["admin"], "/disputes")["data"]] == ["rejected"]
+    page.click("text=Sign out")
+
+    # HR downloads a period's evaluations as CSV from the exports page
+    _browser_sign_in(page, base, keys["hr"])
+    page.goto(f"{base}/ui/exports")
+    with page.expect_download() as got:
+        page.click("button[formaction='/ui/exports/evaluations.csv']")
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8-sig"))))
+    assert rows and {r["call_id"] for r in rows} <= set(ids) and not any("turns" in k for k in rows[0])
     assert problems == [], json.dumps(problems)
 
 

@@ -18,6 +18,7 @@ from storekit import load, variant
 from api.main import Settings, create_app
 from qa.store import open_store
 from qa.store.models import AuditRow, Call, Dispute, Review, User
+from qa.store.search import key as search_key
 from qa.store.users import add_user
 
 pytestmark = pytest.mark.slow
@@ -347,12 +348,13 @@ def test_m5_migration_fills_the_redacted_search_column_and_releases_existing_eva
         s.add(Review(evaluation_id=ev_id, item_id="greeting", answer="no", comment="c", reviewer_id=uid))
         s.add(Dispute(evaluation_id=ev_id, item_id="closing", agent_user_id=uid, reason="r"))
     before = _counts(store)
-    migrate(store.engine, "-4")  # back to 0001 (past 0005, 0004, 0003 and 0002): the new columns are gone
+    migrate(store.engine, "-5")  # back to 0001 (past 0006 ... 0002): the new columns are gone
     migrate(store.engine)
     with store.engine.connect() as c:
-        red, released = c.execute(text("SELECT search_redacted, released_at FROM calls")).one()
+        red, released, skey = c.execute(text("SELECT search_redacted, released_at, search_key FROM calls")).one()
         state = c.execute(text("SELECT state FROM evaluations")).scalar()
     assert red == expected and "[person]" in red and released is not None
+    assert skey == search_key(cid)  # filled again by the migration: searches still find the call
     assert state == "disputed"  # it had an open dispute: released before this revision, disputed now
     assert _counts(store) == before  # table rebuilds on SQLite lost no turn, review or dispute
 

@@ -35,12 +35,12 @@ def test_migrations_up_down_and_match_the_models(store_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from qa.store.search import include_object
+    from qa.store.search import include_object_for
 
     engine = make_engine(store_url)
     migrate(engine)
     with engine.connect() as c:
-        ctx = MigrationContext.configure(c, opts={"include_object": include_object})
+        ctx = MigrationContext.configure(c, opts={"include_object": include_object_for(engine.dialect.name)})
         diffs = compare_metadata(ctx, Base.metadata)
     assert diffs == [], diffs  # the models and the migrations describe the same schema
     migrate(engine, "base")
@@ -189,10 +189,10 @@ def test_downgrading_evaluation_revisions_is_refused_then_keeps_revision_one(sto
                               state=state, current=current, auto_score=1.0, auto_percent=50.0, auto_passed=False,
                               data={})
             )  # fmt: skip
-    assert downgrade_losses(store.engine, "-2") == ["1 evaluation revisions (with their reviews) (revision 0004)"]
+    assert downgrade_losses(store.engine, "-3") == ["1 evaluation revisions (with their reviews) (revision 0004)"]
     with pytest.raises(StoreError, match="--force"):
-        downgrade(store.engine, "-2")
-    downgrade(store.engine, "-2", force=True)
+        downgrade(store.engine, "-3")
+    downgrade(store.engine, "-3", force=True)
     with store.engine.connect() as c:
         assert c.execute(text("SELECT state, current FROM evaluations")).all() == [("final", True)]
     migrate(store.engine)

@@ -256,7 +256,9 @@ def call_list(request: Request, s: SessionDep):
         return "/?" + urlencode({**keep, "page": n})
 
     pages = max(1, -(-result["count"] // PAGE_SIZE))
+    exact = result.get("count_exact", True)  # a word search counts a page's worth and 1,000 more, no further
     context = {
+        "exact": exact,
         "sorting": _sort_links(keep, args.get("sort", "-started_at")),
         "me": sess,
         "rows": result["data"],
@@ -266,7 +268,7 @@ def call_list(request: Request, s: SessionDep):
         "page": page_no,
         "pages": pages,
         "prev": link(page_no - 1) if page_no > 1 else None,
-        "next": link(page_no + 1) if page_no < pages else None,
+        "next": link(page_no + 1) if page_no < pages or not exact else None,
         "reads_text": text_access(user) is not TextAccess.NONE,
     }
     return page(request, "calls.html", context, 422 if problems else 200)  # the form again, the problems named

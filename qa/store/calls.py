@@ -146,6 +146,7 @@ def import_document(
     redacted = doc.get("redacted") or doc["turns"]
     call.search_text = " ".join(t["text"] for t in doc["turns"]).lower()
     call.search_redacted = " ".join(t.get("text", "") for t in redacted).lower()
+    call.search_key = search.key(call.id)
     call.document = dict(doc)
     s.flush()
     search.index_call(s, call)

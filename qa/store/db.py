@@ -90,7 +90,12 @@ def make_engine(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
             pool_pre_ping=True,
             pool_size=10,
             max_overflow=20,
-            connect_args={"options": f"-c lock_timeout={int(busy_timeout_s * 1000)}"},
+            # plans made for the values at hand: psycopg prepares a statement after 5 runs and PostgreSQL then may
+            # keep a generic plan, which cannot tell a word most calls say from a rare one (a word search went from
+            # 25 ms to 160 ms after its twentieth run at 100,000 calls, bench/search.py)
+            connect_args={
+                "options": f"-c lock_timeout={int(busy_timeout_s * 1000)} -c plan_cache_mode=force_custom_plan"
+            },
         )
     raise StoreError(f"--db: unsupported database {u.get_backend_name()!r}; use sqlite:/// or postgresql://")
 

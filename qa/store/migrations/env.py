@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from qa.store.models import Base
-from qa.store.search import include_object
+from qa.store.search import include_object_for
 
 config = context.config
 target_metadata = Base.metadata
@@ -14,7 +14,10 @@ def run() -> None:
     conn = config.attributes.get("connection")
     if conn is not None:
         context.configure(
-            connection=conn, target_metadata=target_metadata, render_as_batch=True, include_object=include_object
+            connection=conn,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object_for(conn.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -27,7 +30,7 @@ def run() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=True,
-            include_object=include_object,
+            include_object=include_object_for(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()
