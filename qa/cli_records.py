@@ -115,6 +115,23 @@ def audit_verify(
     raise typer.Exit(0 if v.ok else 1)
 
 
+LlmCacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--llm-cache",
+        help="The LLM stage's cache folder (llm.cache_dir; default $CALLQA_CACHE/llm or ~/.cache/callqa/llm): the "
+        "model's cached answers about a call whose text goes are removed from it.",
+    ),
+]
+
+
+def _answers(folder: Path | None):  # noqa: ANN202 - AnswerCache, imported late
+    from qa.llm.cache import AnswerCache
+    from qa.llm.models import cache_dir
+
+    return AnswerCache(cache_dir(folder) / "answers")
+
+
 retention_app = typer.Typer(
     help="Retention of recordings, transcripts and scores by age (a records schedule). The policy is its own file, "
     "never part of the pipeline config (which is hashed into every result)."
@@ -142,6 +159,7 @@ def retention_apply(
     delete_external: Annotated[
         bool, typer.Option(help="Also delete recordings outside the data folder (else they are only forgotten).")
     ] = False,
+    llm_cache: LlmCacheOpt = None,
 ) -> None:
     """Remove recordings and transcript text past their age; scores, evaluations, reviews, disputes and the audit
     trail stay (unless --scores-days). Dry run by default. Every call changed gets an audit row."""
@@ -154,7 +172,14 @@ def retention_apply(
     if pol.audio_days is None and pol.transcripts_days is None and pol.scores_days is None:
         _fail("no retention set: give --policy FILE or --audio-days/--transcripts-days/--scores-days")
     store = _store(db)
-    report = apply(store, pol, execute, data_dirs=data_dir or [Path("callqa-data")], delete_external=delete_external)
+    report = apply(
+        store,
+        pol,
+        execute,
+        data_dirs=data_dir or [Path("callqa-data")],
+        delete_external=delete_external,
+        answers=_answers(llm_cache),
+    )
     c = report.counts()
     verb = "removed" if execute else "would remove"
     typer.echo(
@@ -175,6 +200,7 @@ def erase(
     delete_external: Annotated[
         bool, typer.Option(help="Also delete the recording when it lies outside the data folder.")
     ] = False,
+    llm_cache: LlmCacheOpt = None,
 ) -> None:
     """A records request about one call: delete its recording and all its transcript text and personal data
     (turns, entities, evidence quotes, cues, source file name). What stays: the call id, agent, team, times,
@@ -186,11 +212,16 @@ def erase(
     try:
         check_text(reason, "--reason", 500)
         done = erase_call(
-            _store(db), call, reason, data_dirs=data_dir or [Path("callqa-data")], delete_external=delete_external
+            _store(db),
+            call,
+            reason,
+            data_dirs=data_dir or [Path("callqa-data")],
+            delete_external=delete_external,
+            answers=_answers(llm_cache),
         )
     except QAError as exc:
         _fail(str(exc))
-    typer.echo(f"call {call}: erased (recording: {done['audio']})")
+    typer.echo(f"call {call}: erased (recording: {done['audio']}; cached LLM answers: {done['llm_answers_removed']})")
     if done.get("external_path"):
         typer.echo(f"left in place (outside the data folder): {done['external_path']}")
 

@@ -160,3 +160,53 @@ def test_the_retention_policy_is_not_pipeline_configuration(tmp_path):
     f.write_text("audio: 3\n")
     with pytest.raises(ConfigError, match="audio"):
         load_policy(f)
+
+
+def _with_llm_answers(doc: dict, sha: str) -> dict:
+    """A call JSON as the LLM stage leaves it: a summary and an ask answer, made from the transcript ``sha``."""
+    summary = {"text": "Pothole reported.", "transcript_sha256": sha}
+    ask = {"question": "q", "role": "agent", "quote": None, "transcript_sha256": sha}
+    return {**doc, "summary": summary, "asks": [ask]}
+
+
+def test_cached_llm_answers_about_a_call_go_with_its_text(store, store_url, sample_docs, tmp_path):
+    """The LLM stage caches its answers on disk by transcript (qa/llm/cache.py): erasure, transcript retention and
+    whole-call retention remove them (and count them in the audit row); answers about other calls stay."""
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.llm.cache import AnswerCache
+    from qa.store.models import AuditRow
+
+    shas = [f"{n:064x}" for n in (1, 2, 3, 4)]
+    docs = [
+        _with_llm_answers(variant(sample_docs["pothole_report"], 11 + i, "A1", "east", when), shas[i])
+        for i, when in enumerate(("2099-01-01T09:00:00", "2020-01-01T09:00:00", "2099-02-01T09:00:00"))
+    ]
+    ids = load(store, docs)
+    answers = AnswerCache(tmp_path / "llm" / "answers")
+    for sha in shas:
+        answers.put(sha, "k1", {"quote": "x"})
+        answers.put(sha, "k2", {"quote": None})
+    assert answers.get(shas[0], "k1") == {"quote": "x"}
+    assert (answers.folder / shas[0][:2] / shas[0]).stat().st_mode & 0o077 == 0  # owner-only
+
+    done = erase_call(store, ids[0], "request 17", data_dirs=[tmp_path], answers=answers)
+    assert done["llm_answers_removed"] == 2 and answers.get(shas[0], "k1") is None
+    apply(store, RetentionPolicy(transcripts_days=365), execute=True, data_dirs=[tmp_path], answers=answers)
+    assert answers.get(shas[1], "k1") is None and answers.get(shas[1], "k2") is None  # its transcript was old
+    assert answers.get(shas[2], "k1") == {"quote": "x"} and answers.get(shas[3], "k1") == {"quote": "x"}
+    with store.session() as s:
+        rows = {(r.action, r.object_id): r.details for r in s.scalars(select(AuditRow))}
+    assert rows[("call.erase", ids[0])]["llm_answers_removed"] == 2
+    assert rows[("retention.apply", ids[1])]["llm_answers_removed"] == 2
+
+    # the command line: `qa erase --llm-cache DIR` (the stage's llm.cache_dir)
+    args = ["erase", "--call", ids[2], "--reason", "request 18", "--db", store_url]
+    args += ["--llm-cache", str(tmp_path / "llm")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "cached LLM answers: 2" in res.output and answers.get(shas[2], "k1") is None
+    assert answers.get(shas[3], "k1") == {"quote": "x"}  # never a call's: untouched
+    with pytest.raises(ValueError):
+        answers.put("../../etc", "k", {})  # a name from a call's JSON is never a path

@@ -2,9 +2,10 @@
 
 The key is a hash of what determines the answer (the kind of answer, the redacted transcript's hash, the model's
 SHA-256, the prompt version and, for ``ask``, the role and question), so re-processing or re-scoring an unchanged
-call asks nothing. Files hold the model's output about a call (redacted text): the folder belongs with the results,
-not with world-readable temporary files; ``qa erase`` does not reach it, so a deployment that erases calls should
-keep it on the same retention as its results (or set ``llm.cache_dir`` inside the results folder).
+call asks nothing. Files hold the model's output about a call (redacted text), so they are filed by the transcript
+they are about (``<folder>/<sha[:2]>/<transcript sha256>/<key>.json``, owner-only folders): ``qa erase`` and
+``qa retention apply`` remove a call's answers with its transcript (:func:`forget_call`), from the cache folder of
+the machine they run on (a worker elsewhere keeps its own: point ``llm.cache_dir`` at storage they share).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,27 +24,60 @@ def cache_key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
 class AnswerCache:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.json"
+    def _group(self, transcript_sha: str) -> Path:
+        if not _SHA.fullmatch(transcript_sha):  # a name from the call's own JSON: never a path of its own
+            raise ValueError("a transcript sha256 (64 hex digits) is expected")
+        return self.folder / transcript_sha[:2] / transcript_sha
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def _path(self, transcript_sha: str, key: str) -> Path:
+        return self._group(transcript_sha) / f"{key}.json"
+
+    def get(self, transcript_sha: str, key: str) -> dict[str, Any] | None:
         try:
-            data = json.loads(self._path(key).read_text())
+            data = json.loads(self._path(transcript_sha, key).read_text())
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        path = self._path(key)
+    def put(self, transcript_sha: str, key: str, value: dict[str, Any]) -> None:
+        path = self._path(transcript_sha, key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.parent.mkdir(exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
             with os.fdopen(fd, "w") as f:
                 json.dump(value, f)
             os.replace(tmp, path)
         except OSError:  # a read-only cache only costs a repeated answer
             pass
+
+    def forget(self, transcript_sha: str) -> int:
+        """Remove every answer about this transcript; the number of files removed."""
+        try:
+            group = self._group(transcript_sha)
+        except ValueError:
+            return 0
+        files = list(group.glob("*.json")) if group.is_dir() else []
+        shutil.rmtree(group, ignore_errors=True)
+        return len(files)
+
+
+def transcript_shas(doc: dict[str, Any]) -> set[str]:
+    """The transcripts a call's LLM answers were made from (its summary's and its ``asks``')."""
+    found = {str((doc.get("summary") or {}).get("transcript_sha256") or "")}
+    found |= {str(a.get("transcript_sha256") or "") for a in doc.get("asks") or () if isinstance(a, dict)}
+    return {x for x in found if _SHA.fullmatch(x)}
+
+
+def forget_call(cache: AnswerCache | None, doc: dict[str, Any] | None) -> int:
+    """Remove the cached answers about a call whose transcript is being removed (erasure, retention)."""
+    if cache is None or not isinstance(doc, dict):
+        return 0
+    return sum(cache.forget(sha) for sha in sorted(transcript_shas(doc)))

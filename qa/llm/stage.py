@@ -85,7 +85,7 @@ class LlmStage:
         """A checked summary of ``turns`` (``(role, text)``, redacted), from the cache when the call is unchanged."""
         sha = P.transcript_sha256(turns)
         key = cache_key("summary", sha, self.source.sha256, P.PROMPT_VERSION, str(self.config.n_ctx))
-        raw = self.cache.get(key)
+        raw = self.cache.get(sha, key)
         truncated = False
         if raw is None:
             lines, truncated = self._fit(P.transcript_lines(turns), P.SUMMARY_MAX_TOKENS)
@@ -95,7 +95,7 @@ class LlmStage:
             except ValueError:
                 raw = {}
             raw = {k: raw.get(k) for k in (*SUMMARY_FIELDS, "request_number")} | {"truncated": truncated}
-            self.cache.put(key, raw)
+            self.cache.put(sha, key, raw)
         else:
             self.stats.cache_hits += 1
         self.last_raw = raw
@@ -106,12 +106,12 @@ class LlmStage:
         checked here: the scorer checks the copy against the call (qa/scoring/engine.py)."""
         sha = P.transcript_sha256(turns)
         key = cache_key("ask", sha, self.source.sha256, P.PROMPT_VERSION, str(self.config.n_ctx), role, question)
-        raw = self.cache.get(key)
+        raw = self.cache.get(sha, key)
         if raw is None:
             lines, truncated = self._fit(P.transcript_lines(turns), P.ASK_MAX_TOKENS)
             quote = P.parse_ask(self._complete(P.ask_prompt(lines, role, question), "ask", P.ASK_MAX_TOKENS))
             raw = {"quote": quote, "truncated": truncated}
-            self.cache.put(key, raw)
+            self.cache.put(sha, key, raw)
         else:
             self.stats.cache_hits += 1
         return AskAnswer(question, role, raw.get("quote"), self.model_id, P.PROMPT_VERSION, sha, bool(raw["truncated"]))

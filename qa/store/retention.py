@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qa.errors import ConfigError
+from qa.llm.cache import AnswerCache, forget_call
 from qa.store import audit, search
 from qa.store.audit import Actor
 from qa.store.db import Store
@@ -101,6 +102,7 @@ def apply(
     actor: Actor | None = None,
     data_dirs: list[Path] | None = None,
     delete_external: bool = False,
+    answers: AnswerCache | None = None,
 ) -> Report:
     actor = actor or Actor.cli()
     with store.session() as s:
@@ -122,6 +124,8 @@ def apply(
                     continue
                 kinds = work[cid]
                 details: dict[str, Any] = {"removed": sorted(kinds)}
+                if "call" in kinds or "transcript" in kinds:  # the LLM's answers about its text go with the text
+                    details["llm_answers_removed"] = forget_call(answers, call.document)
                 if "call" in kinds:
                     details.update(_audio(call, data_dirs, delete_external, report))
                     search.forget(s, call.id)
@@ -152,6 +156,7 @@ def erase_call(
     actor: Actor | None = None,
     data_dirs: list[Path] | None = None,
     delete_external: bool = False,
+    answers: AnswerCache | None = None,
 ) -> dict[str, Any]:
     """A records request: the recording and all transcript text and personal data of one call go; the call row
     stays with its id, agent, team, times, metrics, scores, evaluations, reviews and disputes, marked erased (a
@@ -162,10 +167,12 @@ def erase_call(
         if call is None:
             raise ConfigError(f"--call: no call {call_id!r}")
         audio = remove_audio(call, data_dirs or [], delete_external)
+        forgotten = forget_call(answers, call.document)  # the LLM's cached answers about this call's text
         strip_transcript(s, call)
         call.source = "erased"
         call.erased_at = utcnow()
         path = audio.pop("path", None)
         details = {"reason": reason, **audio, "removed": ["audio", "transcript", "entities", "quotes", "source"]}
+        details["llm_answers_removed"] = forgotten
         audit.record(s, actor, "call.erase", "call", call_id, details, team=call.team, agent_id=call.agent_id)
     return {**details, "external_path": path if audio.get("audio", "").startswith("left") else None}
