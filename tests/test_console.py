@@ -633,6 +633,36 @@ def test_dashboard_per_agent_weeks_days_and_rising_types_team_scoped(console):
         assert 'href="/dashboard"' not in c.get("/").text
 
 
+def test_an_agent_sees_their_own_released_scores_by_week_and_others_only_in_scope(console):
+    """/ui/scores: the numbers of `GET /trends` for the agent (released evaluations only for agents), a chart with a
+    table of the same numbers, the weakest items and example calls; an agent cannot open another agent's; a
+    supervisor opens the agents of their team and finds nothing for another team's."""
+    app, store, keys, ids, docs = console
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    c = TestClient(app)
+    sign_in(c, keys["agent"])
+    before = c.get("/ui/scores", params={"week": "2026-W45"})
+    assert before.status_code == 200 and "My scores" in before.text and ">My scores</a>" in before.text
+    assert "No evaluated calls in these weeks." in before.text  # nothing released yet: drafts do not count
+    assert TestClient(app).post(f"/calls/{ids[0]}/evaluation/release", headers=admin).status_code == 200
+    mine = c.get("/ui/scores", params={"week": "2026-W45", "agent": "A2"}).text  # the agent param is ignored
+    api = api_json(app, keys["agent"], "/trends?period=week&start=2026-08-24&end=2026-11-08")
+    (w44,) = [b for b in api["buckets"] if b["period"] == "2026-W44"]
+    assert w44["calls"] == 1 and f"{w44['average_percent']:.0f}%" in mine and ids[0] in mine
+    assert ids[1] not in mine and ids[2] not in mine  # A1's draft, A2's call
+    assert '<svg id="scores-chart"' in mine and 'aria-labelledby="scores-chart-caption"' in mine
+    assert "style=" not in mine
+    assert c.get("/ui/scores", params={"week": "nonsense"}).status_code == 422
+
+    sign_in(c, keys["supervisor"])  # team east
+    east = c.get("/ui/scores", params={"week": "2026-W45", "agent": "A1"}).text
+    assert ids[0] in east and ids[1] in east  # a supervisor sees drafts too
+    west = c.get("/ui/scores", params={"week": "2026-W45", "agent": "A2"}).text
+    assert ids[2] not in west and "No evaluated calls in these weeks." in west
+    assert "Name an agent" in c.get("/ui/scores").text
+    assert c.get("/ui/scores", params={"agent": "x" * 101}).status_code == 422  # as the API's agent_id
+
+
 def test_coaching_notes_from_the_dashboard_and_a_call_page(console):
     app, store, keys, ids, docs = console
     c = TestClient(app)
@@ -826,6 +856,15 @@ def test_browser_sort_queue_curve_dashboard_coaching_and_calibration(browser_pag
     page.click("nav >> text=Coaching")
     assert "Confirm the address" in page.locator("#notes").inner_text()
     assert page.locator("#new-note").count() == 0
+    TestClient(app).post(f"/calls/{more[-2]['call_id']}/evaluation/release",
+                         headers={"Authorization": f"Bearer {keys['admin']}"})  # fmt: skip
+    page.click("nav >> text=My scores")  # their own released scores, with the note
+    page.fill("input[name=week]", "2026-W45")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*/ui/scores\?week=2026-W45$"))
+    assert page.locator("#scores-chart").get_attribute("role") == "img"
+    assert "Confirm the address" in page.locator("#score-notes").inner_text()
+    page.screenshot(path=str(shots / "scores.png"), full_page=True)
     page.click("text=Sign out")
 
     _browser_sign_in(page, base, keys["reviewer"])

@@ -20,12 +20,13 @@ from api.console.charts import bar_chart, line_chart
 from api.console.pages import _fail, _form_user, _team, _to_login, may, page, signed_in
 from api.deps import SessionDep, require
 from api.routes import coaching, reports
-from api.schemas import CoachingIn, CoachingPatch
+from api.schemas import AgentId, CoachingIn, CoachingPatch
 from qa.store.sampling import Week
 
 router = APIRouter(include_in_schema=False)
 BACK = re.compile(r"^/(dashboard|ui/coaching|ui/calls/[A-Za-z0-9._-]{1,64})$")
 _day = TypeAdapter(dt.date)
+_agent = TypeAdapter(AgentId)
 
 
 @router.get("/dashboard")
@@ -76,6 +77,64 @@ def dashboard(request: Request, s: SessionDep):
         "today": dt.date.today(),
     }
     return page(request, "dashboard.html", context)
+
+
+# ------------------------------------------------------------------------------------------------------ scores
+
+SCORE_WEEKS = 12
+
+
+@router.get("/ui/scores")
+def agent_scores(request: Request, s: SessionDep):
+    """An agent's own scores week by week (released evaluations only, exactly `GET /trends`), their weakest items,
+    their lowest and highest calls and their coaching notes. Supervisors, admins and HR open any agent they may see
+    with ``?agent=``."""
+    sess = signed_in(request)
+    if sess is None:
+        return _to_login()
+    q = request.query_params
+    try:
+        user = require("trends:read")(sess.user)
+        asked = (q.get("agent") or "").strip()
+        agent = user.agent_id if user.role == "agent" else _agent.validate_python(asked) if asked else None
+        try:
+            week = Week.parse((q.get("week") or "").strip()) if q.get("week") else Week.of(dt.date.today())
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        first = week.shift(-(SCORE_WEEKS - 1))
+        data = None
+        if agent:
+            last_day = week.start.date() + dt.timedelta(days=6)
+            data = reports.get_trends(
+                s, user, agent_id=agent, team=None, period="week", start=first.start.date(), end=last_day
+            )
+        notes = None
+        if agent and may(user, "coaching:read"):
+            notes = coaching.list_notes(s, user, agent_id=agent, status=None, limit=20, offset=0)
+    except Exception as exc:  # noqa: BLE001 - _fail re-raises what is not an HTTP, lifecycle or validation error
+        raise _fail(exc, "/ui/scores") from exc
+    labels = [first.shift(i).label for i in range(SCORE_WEEKS)]
+    per_week = {b["period"]: b for b in (data or {}).get("buckets", [])}
+
+    def values(field: str, scale: float) -> list[float | None]:
+        return [None if (v := (per_week.get(w) or {}).get(field)) is None else v * scale for w in labels]
+
+    short = [w.split("-")[1] for w in labels]
+    keep = {"agent": agent} if agent and user.role != "agent" else {}
+    context = {
+        "me": sess,
+        "agent": agent or "",
+        "d": data,
+        "weeks": labels,
+        "per_week": per_week,
+        "week": week.label,
+        "chart": line_chart({"average score": values("average_percent", 1.0), "pass rate": values("pass_rate", 100.0)},
+                            short),
+        "prev_week": "/ui/scores?" + urlencode({**keep, "week": week.shift(-SCORE_WEEKS).label}),
+        "next_week": "/ui/scores?" + urlencode({**keep, "week": week.shift(SCORE_WEEKS).label}),
+        "notes": (notes or {}).get("data", []),
+    }  # fmt: skip
+    return page(request, "scores.html", context)
 
 
 # ------------------------------------------------------------------------------------------------------ coaching
