@@ -119,16 +119,22 @@ LlmCacheOpt = Annotated[
     Path | None,
     typer.Option(
         "--llm-cache",
-        help="The LLM stage's cache folder (llm.cache_dir; default $CALLQA_CACHE/llm or ~/.cache/callqa/llm): the "
-        "model's cached answers about a call whose text goes are removed from it.",
+        help="The LLM stage's cache folder: the model's cached answers about a call whose text goes are removed from "
+        "it. Default: llm.cache_dir of --config, else $CALLQA_CACHE/llm or ~/.cache/callqa/llm.",
     ),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="The pipeline config the workers use (its llm.cache_dir).")
 ]
 
 
-def _answers(folder: Path | None):  # noqa: ANN202 - AnswerCache, imported late
+def _answers(folder: Path | None, config: Path | None):  # noqa: ANN202 - AnswerCache, imported late
+    from qa.config import load_config
     from qa.llm.cache import AnswerCache
     from qa.llm.models import cache_dir
 
+    if folder is None and config is not None:
+        folder = load_config(config).llm.cache_dir
     return AnswerCache(cache_dir(folder) / "answers")
 
 
@@ -160,6 +166,7 @@ def retention_apply(
         bool, typer.Option(help="Also delete recordings outside the data folder (else they are only forgotten).")
     ] = False,
     llm_cache: LlmCacheOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Remove recordings and transcript text past their age; scores, evaluations, reviews, disputes and the audit
     trail stay (unless --scores-days). Dry run by default. Every call changed gets an audit row."""
@@ -167,19 +174,23 @@ def retention_apply(
 
     try:
         pol = load_policy(policy, audio_days=audio_days, transcripts_days=transcripts_days, scores_days=scores_days)
+        answers = _answers(llm_cache, config)
     except QAError as exc:
         _fail(str(exc))
     if pol.audio_days is None and pol.transcripts_days is None and pol.scores_days is None:
         _fail("no retention set: give --policy FILE or --audio-days/--transcripts-days/--scores-days")
     store = _store(db)
-    report = apply(
-        store,
-        pol,
-        execute,
-        data_dirs=data_dir or [Path("callqa-data")],
-        delete_external=delete_external,
-        answers=_answers(llm_cache),
-    )
+    try:
+        report = apply(
+            store,
+            pol,
+            execute,
+            data_dirs=data_dir or [Path("callqa-data")],
+            delete_external=delete_external,
+            answers=answers,
+        )
+    except OSError as exc:  # the batch being changed is rolled back: no call loses its text without its answers
+        _fail(f"--llm-cache: cannot remove {exc.filename}: {exc.strerror}")
     c = report.counts()
     verb = "removed" if execute else "would remove"
     typer.echo(
@@ -201,6 +212,7 @@ def erase(
         bool, typer.Option(help="Also delete the recording when it lies outside the data folder.")
     ] = False,
     llm_cache: LlmCacheOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """A records request about one call: delete its recording and all its transcript text and personal data
     (turns, entities, evidence quotes, cues, source file name). What stays: the call id, agent, team, times,
@@ -217,11 +229,16 @@ def erase(
             reason,
             data_dirs=data_dir or [Path("callqa-data")],
             delete_external=delete_external,
-            answers=_answers(llm_cache),
+            answers=_answers(llm_cache, config),
         )
     except QAError as exc:
         _fail(str(exc))
-    typer.echo(f"call {call}: erased (recording: {done['audio']}; cached LLM answers: {done['llm_answers_removed']})")
+    except OSError as exc:  # rolled back: the call keeps its text until its cached answers can go too
+        _fail(f"--llm-cache: cannot remove {exc.filename}: {exc.strerror}; the call was not erased")
+    typer.echo(
+        f"call {call}: erased (recording: {done['audio']}; "
+        f"cached LLM answers removed: {done['llm_answers_removed']} from {done['llm_cache']})"
+    )
     if done.get("external_path"):
         typer.echo(f"left in place (outside the data folder): {done['external_path']}")
 

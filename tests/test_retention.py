@@ -171,20 +171,29 @@ def _with_llm_answers(doc: dict, sha: str) -> dict:
 
 def test_cached_llm_answers_about_a_call_go_with_its_text(store, store_url, sample_docs, tmp_path):
     """The LLM stage caches its answers on disk by transcript (qa/llm/cache.py): erasure, transcript retention and
-    whole-call retention remove them (and count them in the audit row); answers about other calls stay."""
+    whole-call retention remove them, also those about a transcript an earlier import of the call had (and count
+    them in the audit row, with the folder); answers about other calls stay; answers in the old layout (not filed by
+    transcript, so never erasable) are dropped."""
     from typer.testing import CliRunner
 
     from qa.cli import app
     from qa.llm.cache import AnswerCache
+    from qa.store.calls import import_document
     from qa.store.models import AuditRow
 
-    shas = [f"{n:064x}" for n in (1, 2, 3, 4)]
+    shas = [f"{n:064x}" for n in range(1, 6)]
     docs = [
         _with_llm_answers(variant(sample_docs["pothole_report"], 11 + i, "A1", "east", when), shas[i])
         for i, when in enumerate(("2099-01-01T09:00:00", "2020-01-01T09:00:00", "2099-02-01T09:00:00"))
     ]
     ids = load(store, docs)
+    with store.session() as s:  # re-processed later with another transcript: its first answers must go too
+        import_document(s, _with_llm_answers(docs[2], shas[3]))
+    old_layout = tmp_path / "llm" / "answers" / "ab" / f"ab{'0' * 62}.json"
+    old_layout.parent.mkdir(parents=True)
+    old_layout.write_text("{}")
     answers = AnswerCache(tmp_path / "llm" / "answers")
+    assert not old_layout.exists()
     for sha in shas:
         answers.put(sha, "k1", {"quote": "x"})
         answers.put(sha, "k2", {"quote": None})
@@ -195,18 +204,19 @@ def test_cached_llm_answers_about_a_call_go_with_its_text(store, store_url, samp
     assert done["llm_answers_removed"] == 2 and answers.get(shas[0], "k1") is None
     apply(store, RetentionPolicy(transcripts_days=365), execute=True, data_dirs=[tmp_path], answers=answers)
     assert answers.get(shas[1], "k1") is None and answers.get(shas[1], "k2") is None  # its transcript was old
-    assert answers.get(shas[2], "k1") == {"quote": "x"} and answers.get(shas[3], "k1") == {"quote": "x"}
+    assert answers.get(shas[2], "k1") == {"quote": "x"} and answers.get(shas[4], "k1") == {"quote": "x"}
     with store.session() as s:
         rows = {(r.action, r.object_id): r.details for r in s.scalars(select(AuditRow))}
     assert rows[("call.erase", ids[0])]["llm_answers_removed"] == 2
+    assert rows[("call.erase", ids[0])]["llm_cache"] == str(answers.folder)
     assert rows[("retention.apply", ids[1])]["llm_answers_removed"] == 2
 
-    # the command line: `qa erase --llm-cache DIR` (the stage's llm.cache_dir)
+    # the command line: `qa erase --llm-cache DIR` (the stage's llm.cache_dir); both of the call's transcripts
     args = ["erase", "--call", ids[2], "--reason", "request 18", "--db", store_url]
-    args += ["--llm-cache", str(tmp_path / "llm")]
-    res = CliRunner().invoke(app, args)
+    res = CliRunner().invoke(app, [*args, "--llm-cache", str(tmp_path / "llm")])
     assert res.exit_code == 0, res.output
-    assert "cached LLM answers: 2" in res.output and answers.get(shas[2], "k1") is None
-    assert answers.get(shas[3], "k1") == {"quote": "x"}  # never a call's: untouched
+    assert "cached LLM answers removed: 4" in res.output
+    assert answers.get(shas[2], "k1") is None and answers.get(shas[3], "k1") is None
+    assert answers.get(shas[4], "k1") == {"quote": "x"}  # never a call's: untouched
     with pytest.raises(ValueError):
         answers.put("../../etc", "k", {})  # a name from a call's JSON is never a path

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,17 @@ _SHA = re.compile(r"[0-9a-f]{64}")
 class AnswerCache:
     def __init__(self, folder: Path):
         self.folder = folder
+        self._drop_old_layout()
+
+    def _drop_old_layout(self) -> None:
+        """Answers written before they were filed by transcript (``<folder>/<key[:2]>/<key>.json``) can never be
+        found again, nor erased with their call: removed."""
+        try:
+            for path in self.folder.glob("??/*.json"):
+                if _SHA.fullmatch(path.stem):
+                    path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def _group(self, transcript_sha: str) -> Path:
         if not _SHA.fullmatch(transcript_sha):  # a name from the call's own JSON: never a path of its own
@@ -59,14 +69,20 @@ class AnswerCache:
             pass
 
     def forget(self, transcript_sha: str) -> int:
-        """Remove every answer about this transcript; the number of files removed."""
+        """Remove every answer about this transcript; the number of files removed (OSError when one cannot be: the
+        caller must not report an erasure that did not happen)."""
         try:
             group = self._group(transcript_sha)
         except ValueError:
             return 0
-        files = list(group.glob("*.json")) if group.is_dir() else []
-        shutil.rmtree(group, ignore_errors=True)
-        return len(files)
+        if not group.exists():
+            return 0
+        removed = 0
+        for path in sorted(group.iterdir()):
+            path.unlink()
+            removed += path.suffix == ".json"
+        group.rmdir()
+        return removed
 
 
 def transcript_shas(doc: dict[str, Any]) -> set[str]:
@@ -76,8 +92,8 @@ def transcript_shas(doc: dict[str, Any]) -> set[str]:
     return {x for x in found if _SHA.fullmatch(x)}
 
 
-def forget_call(cache: AnswerCache | None, doc: dict[str, Any] | None) -> int:
+def forget_call(cache: AnswerCache | None, shas: set[str]) -> int:
     """Remove the cached answers about a call whose transcript is being removed (erasure, retention)."""
-    if cache is None or not isinstance(doc, dict):
+    if cache is None:
         return 0
-    return sum(cache.forget(sha) for sha in sorted(transcript_shas(doc)))
+    return sum(cache.forget(sha) for sha in sorted(shas))

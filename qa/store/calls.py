@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from qa.identifiers import IdentifierError, check_identifier
+from qa.llm.cache import transcript_shas
 from qa.scoring.totals import Scored, TotalsRules, totals
 from qa.store import audit, search
 from qa.store.models import Agent, Analysis, Call, Dispute, EvaluationRow, Review, Team, TurnRow, utcnow
@@ -147,6 +148,8 @@ def import_document(
     call.search_text = " ".join(t["text"] for t in doc["turns"]).lower()
     call.search_redacted = " ".join(t.get("text", "") for t in redacted).lower()
     call.search_key = search.key(call.id)
+    # kept across re-imports: answers cached about an earlier transcript go with the call's text too
+    call.llm_transcripts = sorted(set(call.llm_transcripts or ()) | transcript_shas(doc)) or None
     call.document = dict(doc)
     s.flush()
     search.index_call(s, call)

@@ -98,6 +98,9 @@ class Call(Base):
     # search.key(id): the call's row in SQLite's FTS table. In the list indexes below, so a search for a word most
     # calls say checks each listed call against the FTS hits from the index alone (qa/store/search.py).
     search_key: Mapped[int | None] = mapped_column(BigInteger)
+    # Every redacted transcript (sha256) the LLM stage answered about for this call, across re-imports: its cached
+    # answers are filed under them (qa/llm/cache.py) and go with the call's text (erasure, retention).
+    llm_transcripts: Mapped[list[Any] | None] = mapped_column(JSON)
     # When the current evaluation was released to the agent (None: draft or no evaluation): what agents may see.
     released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     audio_removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # retention or erasure
@@ -120,6 +123,7 @@ class Call(Base):
         Index("ix_calls_started", "started_at", "search_key").ddl_if(dialect="sqlite"),
         Index("ix_calls_request_type", "request_type"),
         Index("ix_calls_percent", "percent", "search_key"),
+        Index("ix_calls_skey", "search_key"),  # a rare word's few FTS hits find their calls (SQLite)
         Index("ix_calls_needs_review", "needs_review"),
         Index("ix_calls_language", "language"),
     )

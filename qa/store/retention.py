@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qa.errors import ConfigError
-from qa.llm.cache import AnswerCache, forget_call
+from qa.llm.cache import AnswerCache, forget_call, transcript_shas
 from qa.store import audit, search
 from qa.store.audit import Actor
 from qa.store.db import Store
@@ -125,7 +125,7 @@ def apply(
                 kinds = work[cid]
                 details: dict[str, Any] = {"removed": sorted(kinds)}
                 if "call" in kinds or "transcript" in kinds:  # the LLM's answers about its text go with the text
-                    details["llm_answers_removed"] = forget_call(answers, call.document)
+                    details.update(_forget_answers(answers, call))
                 if "call" in kinds:
                     details.update(_audio(call, data_dirs, delete_external, report))
                     search.forget(s, call.id)
@@ -149,6 +149,17 @@ def _audio(call: Call, data_dirs: list[Path], delete_external: bool, report: Rep
     return out
 
 
+def _forget_answers(answers: AnswerCache | None, call: Call) -> dict[str, Any]:
+    """Remove the LLM's cached answers about every transcript of the call; the audit detail (which cache folder, how
+    many files; none: no cache folder was given)."""
+    if answers is None:
+        return {"llm_cache": None}
+    shas = set(call.llm_transcripts or ()) | transcript_shas(call.document or {})
+    removed = forget_call(answers, shas)
+    call.llm_transcripts = None
+    return {"llm_cache": str(answers.folder), "llm_answers_removed": removed}
+
+
 def erase_call(
     store: Store,
     call_id: str,
@@ -166,13 +177,13 @@ def erase_call(
         call = s.get(Call, call_id)
         if call is None:
             raise ConfigError(f"--call: no call {call_id!r}")
-        audio = remove_audio(call, data_dirs or [], delete_external)
-        forgotten = forget_call(answers, call.document)  # the LLM's cached answers about this call's text
+        forgotten = _forget_answers(answers, call)  # the LLM's cached answers about this call's text, first: a
+        audio = remove_audio(call, data_dirs or [], delete_external)  # failure there leaves the recording in place
         strip_transcript(s, call)
         call.source = "erased"
         call.erased_at = utcnow()
         path = audio.pop("path", None)
         details = {"reason": reason, **audio, "removed": ["audio", "transcript", "entities", "quotes", "source"]}
-        details["llm_answers_removed"] = forgotten
+        details.update(forgotten)
         audit.record(s, actor, "call.erase", "call", call_id, details, team=call.team, agent_id=call.agent_id)
     return {**details, "external_path": path if audio.get("audio", "").startswith("left") else None}

@@ -1,4 +1,5 @@
-"""the call's search key in the list indexes: searching a word most calls say stays fast (SQLite)
+"""the call's search key in the list indexes: searching a word most calls say stays fast (SQLite); the transcripts
+the LLM answered about (its cached answers go with the call's text)
 
 Revision ID: 0006
 Revises: 0005
@@ -42,6 +43,7 @@ def _key(call_id: str) -> int:  # the same as qa.store.search.key (kept here: a 
 
 def upgrade() -> None:
     op.add_column("calls", sa.Column("search_key", sa.BigInteger(), nullable=True))
+    op.add_column("calls", sa.Column("llm_transcripts", sa.JSON(), nullable=True))
     bind = op.get_bind()
     ids = [r[0] for r in bind.execute(sa.text("SELECT id FROM calls"))]
     for i in range(0, len(ids), 1000):
@@ -59,6 +61,7 @@ def upgrade() -> None:
             op.execute(f"CREATE INDEX {name} ON calls ({cols})")
     op.drop_index("ix_calls_percent", table_name="calls")
     op.create_index("ix_calls_percent", "calls", ["percent", "search_key"])
+    op.create_index("ix_calls_skey", "calls", ["search_key"])
 
 
 def downgrade() -> None:
@@ -70,7 +73,9 @@ def downgrade() -> None:
         op.drop_index(name, table_name="calls")
     for name, cols in STARTED.items():
         op.create_index(name, "calls", cols)
+    op.drop_index("ix_calls_skey", table_name="calls")
     op.drop_index("ix_calls_percent", table_name="calls")
     op.create_index("ix_calls_percent", "calls", ["percent"])
     with op.batch_alter_table("calls") as batch:
+        batch.drop_column("llm_transcripts")
         batch.drop_column("search_key")
