@@ -12,9 +12,9 @@ from api.deps import CallId, ItemId, SessionDep, actor_of, require, visible_call
 from api.permissions import Principal, released_only, text_access
 from api.schemas import EvaluationOut, OverrideIn
 from api.views import evaluation_view
-from qa.store import audit, lifecycle
-from qa.store.calls import current_evaluation, final_evaluation, refresh_call_score
-from qa.store.models import Call, EvaluationRow, Review
+from qa.store import lifecycle, reviews
+from qa.store.calls import current_evaluation
+from qa.store.models import Call, EvaluationRow
 
 router = APIRouter(tags=["evaluations"])
 
@@ -26,17 +26,6 @@ def evaluation_of(s: Session, call: Call, user: Principal | None = None) -> Eval
     if user is not None and released_only(user) and ev.state == "draft":
         raise HTTPException(404, f"call {call.id} has no released evaluation")
     return ev
-
-
-def item_ids(ev: EvaluationRow) -> list[str]:
-    return [it["id"] for it in ev.data["items"]]
-
-
-def answers(s: Session, ev: EvaluationRow) -> dict[str, str | None]:
-    from sqlalchemy import select
-
-    reviews = list(s.scalars(select(Review).where(Review.evaluation_id == ev.id)))
-    return {it["id"]: it["answer"] for it in final_evaluation(ev, reviews)["items"]}
 
 
 def policy(request: Request) -> lifecycle.Policy:
@@ -76,48 +65,17 @@ def override_item(
 ):
     call = visible_call(s, call_id, user)
     ev = evaluation_of(s, call)
-    if item_id not in item_ids(ev):
-        raise HTTPException(404, f"item {item_id!r} is not on scorecard {ev.scorecard_id} ({', '.join(item_ids(ev))})")
-    lifecycle.check_override(s, ev, call, item_id)
-    before = answers(s, ev)[item_id]
-    s.add(Review(evaluation_id=ev.id, item_id=item_id, answer=body.answer, comment=body.comment, reviewer_id=user.id))
-    state = ev.state
-    lifecycle.after_override(ev)
-    s.flush()
-    refresh_call_score(s, call, ev)
-    details = {"item": item_id, "before": before, "after": body.answer, "comment": body.comment}
-    if ev.state != state:
-        details["state"] = {"before": state, "after": ev.state}
-    audit.record(
-        s,
-        actor_of(user, request),
-        "evaluation.override",
-        "call",
-        call.id,
-        details,
-        team=call.team,
-        agent_id=call.agent_id,
-    )
+    try:
+        reviews.override(s, call, ev, item_id, body.answer, body.comment, user.id, actor_of(user, request))
+    except reviews.NotOnScorecard as exc:
+        raise HTTPException(404, f"{exc} ({', '.join(exc.items)})") from None
     return _view(s, call, user)
 
 
-def _transition(action: str, call_id: str, request: Request, s: Session, user: Principal, step) -> dict:
+def _transition(action: str, call_id: str, request: Request, s: Session, user: Principal, step: reviews.Step) -> dict:
     call = visible_call(s, call_id, user)
     ev = evaluation_of(s, call, user)
-    before = lifecycle.effective_state(ev)
-    step(s, ev, call)
-    s.flush()
-    refresh_call_score(s, call, ev)
-    audit.record(
-        s,
-        actor_of(user, request),
-        action,
-        "call",
-        call.id,
-        {"evaluation_id": ev.id, "before": before, "after": lifecycle.effective_state(ev)},
-        team=call.team,
-        agent_id=call.agent_id,
-    )
+    reviews.transition(s, call, ev, action, step, actor_of(user, request))
     return _view(s, call, user)
 
 

@@ -24,12 +24,11 @@ from api.deps import (
     visible_call,
 )
 from api.permissions import Principal, answers_blind, released_only, scope_calls
-from api.routes.evaluations import answers, evaluation_of, item_ids, policy
+from api.routes.evaluations import evaluation_of, policy
 from api.schemas import CalibrationIn, CalibrationScoresIn, DisputeIn, DisputeOut, DisputeResolveIn, Page
 from api.views import summary
-from qa.store import audit, lifecycle
-from qa.store.calls import refresh_call_score
-from qa.store.models import CalibrationAnswer, CalibrationSession, Call, Dispute, EvaluationRow, Review, User, utcnow
+from qa.store import audit, reviews
+from qa.store.models import CalibrationAnswer, CalibrationSession, Call, Dispute, EvaluationRow, User
 from qa.store.reports import agreement
 from qa.store.sampling import weekly_sample
 
@@ -83,7 +82,7 @@ def score_calibration(
 ):
     cs, call = session_call(s, session_id, user)
     ev = evaluation_of(s, call)
-    unknown = sorted(set(body.answers) - set(item_ids(ev)))
+    unknown = sorted(set(body.answers) - set(reviews.item_ids(ev)))
     if unknown:
         raise HTTPException(422, f"answers: unknown item(s) {', '.join(unknown)} on scorecard {ev.scorecard_id}")
     for item, answer in body.answers.items():  # appended: an earlier answer stays in the history
@@ -214,23 +213,12 @@ def create_dispute(
 ):
     call = visible_call(s, call_id, user)  # agents see only their own calls
     ev = evaluation_of(s, call, user)
-    if body.item_id not in item_ids(ev):
-        raise HTTPException(422, f"item_id: {body.item_id!r} is not on scorecard {ev.scorecard_id}")
-    lifecycle.check_dispute(s, ev, call, body.item_id, policy(request))
-    d = Dispute(evaluation_id=ev.id, item_id=body.item_id, agent_user_id=user.id, reason=body.reason)
-    s.add(d)
-    lifecycle.after_dispute(ev)
-    s.flush()
-    audit.record(
-        s,
-        actor_of(user, request),
-        "dispute.create",
-        "dispute",
-        d.id,
-        {"call_id": call.id, "item": body.item_id, "reason": body.reason},
-        team=call.team,
-        agent_id=call.agent_id,
-    )
+    try:
+        d = reviews.file_dispute(
+            s, call, ev, body.item_id, body.reason, user.id, policy(request), actor_of(user, request)
+        )
+    except reviews.NotOnScorecard as exc:
+        raise HTTPException(422, f"item_id: {exc.item_id!r} is not on scorecard {exc.scorecard_id}") from None
     return _dispute_out(d, call.id)
 
 
@@ -272,44 +260,8 @@ def resolve_dispute(
     call = None if ev is None else s.scalar(scope_calls(select(Call).where(Call.id == ev.call_id), user))
     if d is None or ev is None or call is None:  # another team's dispute reads exactly like a missing one
         raise HTTPException(404, f"no dispute {dispute_id}")
-    if d.status != "open":
-        raise HTTPException(409, f"dispute {dispute_id} is already {d.status}")
-    if body.status == "accepted" and body.answer is None:
-        raise HTTPException(422, "answer: required when accepting a dispute (the item's new answer)")
-    if body.status == "rejected" and body.answer is not None:
-        raise HTTPException(422, "answer: only with status accepted (a rejected dispute changes nothing)")
-    before = answers(s, ev)[d.item_id]
-    d.status, d.resolution, d.resolved_by, d.resolved_at = body.status, body.reason, user.id, utcnow()
-    if body.answer is not None:
-        comment = f"dispute {d.id} accepted: {body.reason}"
-        s.add(
-            Review(
-                evaluation_id=ev.id,
-                item_id=d.item_id,
-                answer=body.answer,
-                comment=comment,
-                reviewer_id=user.id,
-                dispute_id=d.id,
-            )
-        )
-    s.flush()
-    lifecycle.after_resolution(s, ev)
-    refresh_call_score(s, call)  # the current evaluation (a dispute may be about an older one)
-    audit.record(
-        s,
-        actor_of(user, request),
-        "dispute.resolve",
-        "dispute",
-        d.id,
-        {
-            "call_id": call.id,
-            "item": d.item_id,
-            "status": body.status,
-            "reason": body.reason,
-            "before": before,
-            "after": body.answer or before,
-        },
-        team=call.team,
-        agent_id=call.agent_id,
-    )
+    try:
+        reviews.resolve_dispute(s, d, ev, call, body.status, body.answer, body.reason, user.id, actor_of(user, request))
+    except reviews.BadResolution as exc:
+        raise HTTPException(422, str(exc)) from None
     return _dispute_out(d, call.id)
