@@ -240,6 +240,54 @@ def test_rescoring_an_unchanged_call_asks_nothing_and_only_the_cards_questions_a
     assert len(stage.asked) == 2  # a scorecard without ask items costs nothing
 
 
+def _second_opinion_card():
+    """q0: decided by its phrase ("anything else" is said); q1: manual (always left to a person); both with a second
+    opinion; q2: a phrase that is not said (a confident "no")."""
+    items = [
+        {"id": "q0", "question": "?", "rule": {"type": "phrase", "phrases": ["anything else"]},
+         "second_opinion": {**SR, "question": "Did the agent ask if there was anything else?"}},
+        {"id": "q1", "question": "?", "rule": {"type": "manual"}, "second_opinion": SR},
+        {"id": "q2", "question": "?", "rule": {"type": "phrase", "phrases": ["have a nice weekend"]}},
+    ]  # fmt: skip
+    sections = [{"id": "s", "name": "S", "items": items}]
+    return Scorecard.model_validate({"id": "t", "name": "t", "version": "1", "sections": sections})
+
+
+def test_a_second_opinion_decides_only_what_the_rules_left_to_a_person():
+    c = _second_opinion_card()
+    ev = {it.id: it for it in evaluate_call(doc_of(), c, "h").items}
+    assert ev["q0"].answer == "yes" and ev["q1"].answer is None and ev["q1"].needs_review  # no answer yet
+    found = {it.id: it for it in evaluate_call(_stored(doc_of(), "agent", SR["question"], "Your request number is "
+                                                       "20451."), c, "h").items}  # fmt: skip
+    assert found["q1"].answer == "yes" and not found["q1"].needs_review and found["q1"].evidence[0].turn == 4
+    assert found["q1"].evidence[0].rule == "second_opinion"
+    no = {it.id: it for it in evaluate_call(_stored(doc_of(), "agent", SR["question"], None), c, "h").items}
+    assert no["q1"].answer == "no"
+    invented = {it.id: it for it in evaluate_call(_stored(doc_of(), "agent", SR["question"], "SR-99812 is yours."),
+                                                  c, "h").items}  # fmt: skip
+    assert invented["q1"].answer is None and invented["q1"].needs_review and "99812" not in str(invented["q1"])
+    other = "Did the agent ask if there was anything else?"  # a stored NO never overturns what the rules decided
+    assert {it.id: it for it in evaluate_call(_stored(doc_of(), "agent", other, None), c, "h").items}["q0"].answer \
+        == "yes"
+
+
+def test_the_scorer_asks_second_opinions_only_for_items_left_to_a_person_and_once():
+    from qa.scoring.scorer import Scorer
+
+    stage = _CountingStage()
+    scorer = Scorer(_second_opinion_card(), "h", llm=stage)  # type: ignore[arg-type]
+    doc, ev = scorer.score(doc_of())
+    assert stage.asked == [SR["question"]]  # q1 only: q0 and q2 were decided by their phrases
+    assert {it.id: it.answer for it in ev.items}["q1"] == "no"  # the stand-in answers NO
+    doc, ev = scorer.score(doc)
+    assert stage.asked == [SR["question"]]  # re-scoring: the stored answer decides, nothing is asked again
+    off = Scorer(_second_opinion_card(), "h", llm=None).score(doc_of())[1]
+    assert {it.id: it.answer for it in off.items}["q1"] is None  # no stage: left to a person
+    stage.config = LlmConfig(enabled=True, ask=False)
+    Scorer(_second_opinion_card(), "h", llm=stage).score(doc_of())  # type: ignore[arg-type]
+    assert stage.asked == [SR["question"]]  # llm.ask off: nothing asked
+
+
 def test_transcript_removal_takes_the_summary_and_answers():
     doc = _stored(doc_of(summary={"text": "A pothole on Delancey Avenue."}), "agent", "q?", "Your request number")
     d = strip_document(doc)

@@ -4,7 +4,7 @@ unchanged call with the same questions asks nothing.
 
 Cost control: only the questions of the scorecard in use are asked, only when the stage is on (``llm.ask``), and an
 answer is reused while the redacted transcript, the model and the prompt version are the same (in the document, and
-in the on-disk cache of the stage).
+in the on-disk cache of the stage). An item's ``second_opinion`` is asked only when its rules leave it to a person.
 """
 
 from __future__ import annotations
@@ -59,10 +59,13 @@ def no_answer_reason() -> str:
     return "llm_off: no LLM answer for this call (run qa process --llm, or set llm.enabled); a person answers this item"
 
 
-def attach_answers(doc: dict[str, Any], card: S.Scorecard, stage: LlmStage | None) -> dict[str, Any]:
-    """``doc`` with ``asks`` holding an answer to each question of ``card`` (asked now when missing and ``stage`` is
-    given), answers for an older transcript or prompt removed, and the seconds spent added to ``timings_s.llm``."""
-    questions = card_questions(card)
+def attach_answers(
+    doc: dict[str, Any], card: S.Scorecard, stage: LlmStage | None, questions: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """``doc`` with ``asks`` holding an answer to each question of ``card`` (or to ``questions``: the second
+    opinions of the items the rules left to a person), asked now when missing and ``stage`` is given; answers for an
+    older transcript or prompt removed, and the seconds spent added to ``timings_s.llm``."""
+    questions = card_questions(card) if questions is None else questions
     if not questions or not doc.get("redacted"):
         return doc
     sha = transcript_sha256(doc_pairs(doc))

@@ -598,6 +598,29 @@ class _ItemSpec(NamedTuple):
     points_possible: float
 
 
+UNSURE_BELOW = 0.75  # an answer with less confidence is flagged for review (and may get a second opinion)
+
+
+def unsure(r: _Result, applicable: bool | None) -> bool:
+    """The rules leave the item to a person: no answer, a "no" on an item that may not apply, or low confidence."""
+    if r.na:
+        return False
+    if r.passed is None or (applicable is None and not r.passed):
+        return True
+    return (min(r.confidence, 0.8) if applicable is None else r.confidence) < UNSURE_BELOW
+
+
+def unsure_items(doc: Mapping[str, Any], card: S.Scorecard, evaluation: Evaluation) -> list[S.AskRule]:
+    """The second-opinion questions of the items this evaluation leaves to a person."""
+    flagged = {r.id for r in evaluation.items if r.needs_review}
+    return [
+        it.second_opinion
+        for sec in card.sections
+        for it in sec.items
+        if it.second_opinion is not None and it.id in flagged
+    ]
+
+
 def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> Evaluation:
     view = CallView(doc)
     if view.doc.get("sentences"):
@@ -615,6 +638,10 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
                 items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, 1.0, False, (), *spec))
                 continue
             r = evaluate_rule(item.rule, view, item.rule.type)
+            if item.second_opinion is not None and unsure(r, applicable):
+                second = evaluate_rule(item.second_opinion, view, "second_opinion")
+                if second.passed is not None:  # the LLM's verified answer decides; else the rules' evidence stays
+                    r = second
             if r.na and applicable is True:
                 items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, r.confidence, False, r.evidence))
                 continue
@@ -626,7 +653,7 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
             conf = min(r.confidence, 0.8) if applicable is None else r.confidence
             pts = item.points if r.passed else 0.0
             items.append(
-                ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < 0.75, r.evidence, *spec)
+                ItemResult(item.id, sec.id, answer, pts, item.points, conf, conf < UNSURE_BELOW, r.evidence, *spec)
             )
     rules = TotalsRules.of_card(card)
     t = totals(

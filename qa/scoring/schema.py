@@ -193,6 +193,12 @@ class Item(_M):
     critical: bool = False
     applies_if: Condition | None = None
     rule: Rule
+    second_opinion: AskRule | None = Field(
+        None,
+        description="Put to the LLM stage only when `rule` leaves the item to a person (no answer, or a confidence "
+        "under 0.75): a verified answer (a quote found in the call, or NO) decides the item, anything else leaves it "
+        "for review. The model is asked nothing about the items the rules decide.",
+    )
 
 
 class Section(_M):

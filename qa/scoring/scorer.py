@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.document import SCORER, call_document, evaluation_document
 from qa.resources import scorecard_path
-from qa.scoring.engine import card_applies, evaluate_call
+from qa.scoring.engine import card_applies, evaluate_call, unsure_items
 from qa.scoring.schema import Scorecard, load_scorecard
 from qa.types import AskAnswer, CallAnalysis, Evaluation
 
@@ -67,7 +67,15 @@ class Scorer:
 
         if card_questions(self.card):  # the card has ``ask`` items: stored answers, or asked now with the LLM on
             out = attach_answers(out, self.card, self.llm)
-        return out, evaluate_call(out, self.card, self.card_hash)
+        evaluation = evaluate_call(out, self.card, self.card_hash)
+        if self.llm is not None and self.llm.config.ask:  # second opinions, only on what the rules left to a person
+            second = [(r.role, r.question) for r in unsure_items(out, self.card, evaluation)]
+            before = len(out.get("asks") or ())
+            if second:
+                out = attach_answers(out, self.card, self.llm, questions=list(dict.fromkeys(second)))
+            if len(out.get("asks") or ()) != before:
+                evaluation = evaluate_call(out, self.card, self.card_hash)
+        return out, evaluation
 
     def evaluate(self, doc: Mapping[str, Any]) -> Evaluation | None:
         return self.score(doc)[1]
