@@ -660,6 +660,7 @@ def test_an_agent_sees_their_own_released_scores_by_week_and_others_only_in_scop
     west = c.get("/ui/scores", params={"week": "2026-W45", "agent": "A2"}).text
     assert ids[2] not in west and "No evaluated calls in these weeks." in west
     assert "Name an agent" in c.get("/ui/scores").text
+    assert "12 weeks to 2026-W44" in c.get("/ui/scores", params={"agent": "A1"}).text  # opens on A1's latest call
     assert c.get("/ui/scores", params={"agent": "x" * 101}).status_code == 422  # as the API's agent_id
 
 
