@@ -266,6 +266,8 @@ def test_a_second_opinion_decides_only_what_the_rules_left_to_a_person():
     invented = {it.id: it for it in evaluate_call(_stored(doc_of(), "agent", SR["question"], "SR-99812 is yours."),
                                                   c, "h").items}  # fmt: skip
     assert invented["q1"].answer is None and invented["q1"].needs_review and "99812" not in str(invented["q1"])
+    assert any(e.rule == "second_opinion" and "not in the agent's turns" in (e.quote or "")
+               for e in invented["q1"].evidence)  # fmt: skip  # the reviewer sees why it did not decide
     other = "Did the agent ask if there was anything else?"  # a stored NO never overturns what the rules decided
     assert {it.id: it for it in evaluate_call(_stored(doc_of(), "agent", other, None), c, "h").items}["q0"].answer \
         == "yes"
@@ -281,11 +283,18 @@ def test_the_scorer_asks_second_opinions_only_for_items_left_to_a_person_and_onc
     assert {it.id: it.answer for it in ev.items}["q1"] == "no"  # the stand-in answers NO
     doc, ev = scorer.score(doc)
     assert stage.asked == [SR["question"]]  # re-scoring: the stored answer decides, nothing is asked again
+    stale = _stored(doc_of(), "agent", SR["question"], "SR-99812 is yours.")  # another model's invented quote
+    stale["asks"][0]["model"] = "older-model"
+    doc, ev = scorer.score(stale)
+    assert [a["model"] for a in doc["asks"]] == ["m"]  # replaced by this model's answer ...
+    assert {it.id: it.answer for it in ev.items}["q1"] == "no"  # ... and the evaluation is made from it
+    assert scorer.score(doc)[1] == ev  # re-scoring the result gives the same evaluation
+    asked = list(stage.asked)
     off = Scorer(_second_opinion_card(), "h", llm=None).score(doc_of())[1]
     assert {it.id: it.answer for it in off.items}["q1"] is None  # no stage: left to a person
     stage.config = LlmConfig(enabled=True, ask=False)
     Scorer(_second_opinion_card(), "h", llm=stage).score(doc_of())  # type: ignore[arg-type]
-    assert stage.asked == [SR["question"]]  # llm.ask off: nothing asked
+    assert stage.asked == asked  # llm.ask off: nothing asked
 
 
 def test_transcript_removal_takes_the_summary_and_answers():

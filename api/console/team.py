@@ -15,15 +15,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
 
 from api.console.charts import bar_chart, line_chart
 from api.console.pages import _fail, _form_user, _team, _to_login, may, page, signed_in
 from api.deps import SessionDep, require
-from api.permissions import scope_calls
 from api.routes import coaching, reports
 from api.schemas import AgentId, CoachingIn, CoachingPatch
-from qa.store.models import Call
 from qa.store.sampling import Week, latest_week
 
 router = APIRouter(include_in_schema=False)
@@ -100,8 +97,9 @@ def agent_scores(request: Request, s: SessionDep):
         user = require("trends:read")(sess.user)
         asked = (q.get("agent") or "").strip()
         agent = user.agent_id if user.role == "agent" else _agent.validate_python(asked) if asked else None
-        # default: the week of the agent's latest call the user may see (as the dashboard opens on its latest week)
-        calls = scope_calls(select(Call), user).where(Call.agent_id == agent) if agent else None
+        # default: the week of the agent's latest call this page can show (scored; released, for agents), as the
+        # dashboard opens on its latest week
+        calls = reports.scored_calls(user, agent) if agent else None
         try:
             label = (q.get("week") or "").strip()
             if label:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from api.deps import AgentQuery, Day, SessionDep, TeamQuery, WeekQuery, actor_of, require, scoped_week
@@ -44,6 +44,11 @@ def _calls(user: Principal, agent_id: str | None, team: str | None, start: dt.da
     if start and end and end < start:
         raise HTTPException(422, "end: before start")
     return q.order_by(Call.started_at, Call.id), agent_id
+
+
+def scored_calls(user: Principal, agent_id: str) -> Select:
+    """The calls ``GET /trends`` reads for one agent: scored, in the user's scope, released ones for agents."""
+    return _calls(user, agent_id, None, None, None)[0]
 
 
 @router.get("/trends", summary="Average score, pass rate, per-item pass rates, worst items, sentiment, examples")

@@ -604,13 +604,13 @@ UNSURE_BELOW = 0.75  # an answer with less confidence is flagged for review (and
 def unsure(r: _Result, applicable: bool | None) -> bool:
     """The rules leave the item to a person: no answer, a "no" on an item that may not apply, or low confidence."""
     if r.na:
-        return False
+        return applicable is None  # "does not apply" said by the rule, of an item that may apply: left to a person
     if r.passed is None or (applicable is None and not r.passed):
         return True
     return (min(r.confidence, 0.8) if applicable is None else r.confidence) < UNSURE_BELOW
 
 
-def unsure_items(doc: Mapping[str, Any], card: S.Scorecard, evaluation: Evaluation) -> list[S.AskRule]:
+def unsure_items(card: S.Scorecard, evaluation: Evaluation) -> list[S.AskRule]:
     """The second-opinion questions of the items this evaluation leaves to a person."""
     flagged = {r.id for r in evaluation.items if r.needs_review}
     return [
@@ -640,8 +640,10 @@ def evaluate_call(doc: Mapping[str, Any], card: S.Scorecard, card_hash: str) -> 
             r = evaluate_rule(item.rule, view, item.rule.type)
             if item.second_opinion is not None and unsure(r, applicable):
                 second = evaluate_rule(item.second_opinion, view, "second_opinion")
-                if second.passed is not None:  # the LLM's verified answer decides; else the rules' evidence stays
+                if second.passed is not None:  # the LLM's verified answer decides
                     r = second
+                else:  # the rules' evidence stays, with why the second opinion did not decide (for the reviewer)
+                    r = _Result(r.passed, (*r.evidence, *second.evidence), r.confidence, na=r.na)
             if r.na and applicable is True:
                 items.append(ItemResult(item.id, sec.id, "na", 0.0, 0.0, r.confidence, False, r.evidence))
                 continue

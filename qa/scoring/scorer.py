@@ -69,12 +69,12 @@ class Scorer:
             out = attach_answers(out, self.card, self.llm)
         evaluation = evaluate_call(out, self.card, self.card_hash)
         if self.llm is not None and self.llm.config.ask:  # second opinions, only on what the rules left to a person
-            second = [(r.role, r.question) for r in unsure_items(out, self.card, evaluation)]
-            before = len(out.get("asks") or ())
+            second = [(r.role, r.question) for r in unsure_items(self.card, evaluation)]
             if second:
+                before = list(out.get("asks") or ())
                 out = attach_answers(out, self.card, self.llm, questions=list(dict.fromkeys(second)))
-            if len(out.get("asks") or ()) != before:
-                evaluation = evaluate_call(out, self.card, self.card_hash)
+                if list(out.get("asks") or ()) != before:  # new answers, or stale ones (another model) dropped
+                    evaluation = evaluate_call(out, self.card, self.card_hash)
         return out, evaluation
 
     def evaluate(self, doc: Mapping[str, Any]) -> Evaluation | None:
