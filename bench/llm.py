@@ -35,7 +35,8 @@ from qa.eval.references import script_webvtt  # noqa: E402
 from qa.llm.ask import attach_answers  # noqa: E402
 from qa.llm.cache import AnswerCache  # noqa: E402
 from qa.llm.verify import facts as summary_facts  # noqa: E402
-from qa.llm.verify import find_quote, lines_of_doc, missing_facts, number_vocabulary, word_vocabulary  # noqa: E402
+from qa.llm.verify import find_quote, missing_facts, number_vocabulary, word_vocabulary  # noqa: E402
+from qa.nlp.tokens import lines_of_doc  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.scoring.engine import evaluate_call  # noqa: E402
 from qa.scoring.schema import Scorecard  # noqa: E402

@@ -15,7 +15,8 @@ from qa.llm import models as M
 from qa.llm.ask import attach_answers, card_questions, doc_pairs
 from qa.llm.prompts import PROMPT_VERSION, transcript_sha256
 from qa.llm.stage import check_summary
-from qa.llm.verify import find_quote, lines_of_doc, missing_facts, number_vocabulary, word_vocabulary
+from qa.llm.verify import find_quote, missing_facts, number_vocabulary, word_vocabulary
+from qa.nlp.tokens import lines_of_doc
 from qa.scoring.engine import evaluate_call
 from qa.scoring.schema import Scorecard
 from qa.store.scrub import strip_document

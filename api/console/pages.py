@@ -40,6 +40,7 @@ from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn
 from api.views import TextAccess, call_view
 from qa.store import audit
 from qa.store.lifecycle import LifecycleError
+from qa.store.sampling import Week
 from qa.store.users import AuthResult, authenticate
 
 router = APIRouter(include_in_schema=False)
@@ -55,6 +56,17 @@ FLAGS = {"failed": "passed", "needs_review": "needs_review", "emergency": "emerg
 _call_id, _item_id = TypeAdapter(CallId), TypeAdapter(ItemId)
 _agent, _moment = TypeAdapter(AgentQuery), TypeAdapter(Moment)
 _team, _day = TypeAdapter(TeamQuery), TypeAdapter(Day)
+
+
+def _week(request: Request) -> Week | None:
+    """The ``week`` query parameter (an ISO week, "2026-W45"), None when absent; one 422 naming what is wrong."""
+    label = (request.query_params.get("week") or "").strip()
+    if not label:
+        return None
+    try:
+        return Week.parse(label)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 class ConsoleError(Exception):

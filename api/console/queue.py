@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 
-from api.console.pages import _fail, _to_login, page, signed_in
+from api.console.pages import _fail, _to_login, _week, page, signed_in
 from api.deps import SessionDep, require
 from api.routes import calls, reviews
 from qa.store.sampling import Week
@@ -18,12 +18,8 @@ router = APIRouter(include_in_schema=False)
 def _week_and_n(request: Request) -> tuple[str | None, int | None]:
     """``week`` (ISO, "2026-W45") and ``n`` (calls per agent, 0-50) from the query string; 422 naming the field."""
     q = request.query_params
-    week = (q.get("week") or "").strip() or None
-    if week is not None:
-        try:
-            week = Week.parse(week).label
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+    asked = _week(request)
+    week = asked.label if asked else None
     n = None
     if (q.get("n") or "").strip():
         try:

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import TypeAdapter, ValidationError
 
 from api.console.charts import bar_chart, line_chart
-from api.console.pages import _fail, _form_user, _team, _to_login, may, page, signed_in
+from api.console.pages import _fail, _form_user, _team, _to_login, _week, may, page, signed_in
 from api.deps import SessionDep, require
 from api.routes import coaching, reports
 from api.schemas import AgentId, CoachingIn, CoachingPatch
@@ -40,12 +40,8 @@ def dashboard(request: Request, s: SessionDep):
     try:
         user = require("dashboard:read")(sess.user)
         team = _team.validate_python((q.get("team") or "").strip() or None)
-        week = (q.get("week") or "").strip() or None
-        if week is not None:
-            try:
-                week = Week.parse(week).label
-            except ValueError as exc:
-                raise HTTPException(422, str(exc)) from None
+        asked = _week(request)
+        week = asked.label if asked else None
         data = reports.get_dashboard(s, user, team=team, week=week, weeks=8)
         notes = coaching.list_notes(s, user, agent_id=None, status=None, limit=50, offset=0)
     except Exception as exc:  # noqa: BLE001
@@ -100,14 +96,7 @@ def agent_scores(request: Request, s: SessionDep):
         # default: the week of the agent's latest call this page can show (scored; released, for agents), as the
         # dashboard opens on its latest week
         calls = reports.scored_calls(user, agent) if agent else None
-        try:
-            label = (q.get("week") or "").strip()
-            if label:
-                week = Week.parse(label)
-            else:
-                week = latest_week(s, calls) if calls is not None else Week.of(dt.date.today())
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        week = _week(request) or (latest_week(s, calls) if calls is not None else Week.of(dt.date.today()))
         first = week.shift(-(SCORE_WEEKS - 1))
         data = None
         if agent:

@@ -19,8 +19,8 @@ from qa.config import LlmConfig
 from qa.llm import prompts as P
 from qa.llm.cache import AnswerCache, cache_key
 from qa.llm.models import LlmSource, cache_dir, ensure_file, load_llama, resolve
-from qa.llm.verify import Line, missing_facts, number_vocabulary, word_vocabulary
-from qa.nlp.tokens import norm_tokens
+from qa.llm.verify import missing_facts, number_vocabulary, word_vocabulary
+from qa.nlp.tokens import Line, norm_tokens
 from qa.types import AskAnswer, Summary, Warning_
 
 log = logging.getLogger("qa.llm")

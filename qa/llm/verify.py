@@ -12,26 +12,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from qa.nlp.tokens import norm_tokens
+from qa.nlp.tokens import Line, norm_tokens
 from qa.types import Turn
 
 MIN_QUOTE_TOKENS = 3  # "yes sir" proves nothing
 FUZZY_MIN = 0.85  # token-level similarity of a copy that is not exact (SequenceMatcher ratio)
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One turn as the checks read it: its index in the call, role, times and normalised tokens."""
-
-    index: int
-    role: str
-    start: float
-    end: float
-    tokens: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +34,6 @@ class QuoteMatch:
 
 def lines_of_turns(turns: Sequence[Turn]) -> tuple[Line, ...]:
     return tuple(Line(i, str(t.role), t.start, t.end, tuple(norm_tokens(t.text))) for i, t in enumerate(turns))
-
-
-def lines_of_doc(turns: Iterable[Mapping[str, Any]]) -> tuple[Line, ...]:
-    return tuple(
-        Line(i, str(t.get("role", "unknown")), float(t["start"]), float(t["end"]), tuple(norm_tokens(t["text"])))
-        for i, t in enumerate(turns)
-    )
 
 
 def _joined(tokens: Sequence[str]) -> list[str]:

@@ -1,10 +1,14 @@
 """The one tokenisation of spoken text for matching: lower case, accents folded, spoken numbers as digits
 ("two four one" -> "241"), Whisper's "3 -1 -1" as "311". Used by the scorecard engine's phrases and by the redaction of
-evidence quotes, so a quote and the personal data found in its turn meet as the same tokens."""
+evidence quotes, so a quote and the personal data found in its turn meet as the same tokens; ``Line`` is a turn in
+those tokens (the engine's phrase rules and the LLM stage's quote checks read the same)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from qa.nlp.language import fold_accents
 from qa.nlp.numbers import normalize_numbers
@@ -24,3 +28,22 @@ def norm_tokens(text: str) -> list[str]:
     if _NUMBER_WORD.search(text):  # most turns hold no spoken number: skip the normaliser
         text = normalize_numbers(text)
     return _TOKEN.findall(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One turn as matching reads it: its index in the call, role, times and normalised tokens."""
+
+    index: int
+    role: str
+    start: float
+    end: float
+    tokens: tuple[str, ...]
+
+
+def lines_of_doc(turns: Iterable[Mapping[str, Any]]) -> tuple[Line, ...]:
+    """The turns of a call document (``turns`` or ``redacted``) as :class:`Line`s."""
+    return tuple(
+        Line(i, str(t.get("role", "unknown")), float(t["start"]), float(t["end"]), tuple(norm_tokens(t["text"])))
+        for i, t in enumerate(turns)
+    )

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qa.nlp.tokens import norm_tokens
+from qa.nlp.tokens import lines_of_doc, norm_tokens
 from qa.scoring import language as L
 from qa.scoring import schema as S
 from qa.scoring.totals import Scored, TotalsRules, totals
@@ -96,15 +96,6 @@ LEXICON = _Lexicon()
 
 
 @dataclass(frozen=True, slots=True)
-class _Turn:
-    index: int
-    role: str
-    start: float
-    end: float
-    tokens: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class _Result:
     passed: bool | None  # None: cannot be decided automatically
     evidence: tuple[Evidence, ...] = ()
@@ -169,10 +160,7 @@ class CallView:
     def __init__(self, doc: Mapping[str, Any]):
         self.doc = doc
         self.duration = float(doc.get("audio", {}).get("duration_s", 0.0))
-        self.turns = tuple(
-            _Turn(i, t.get("role", "unknown"), float(t["start"]), float(t["end"]), tuple(norm_tokens(t["text"])))
-            for i, t in enumerate(doc.get("turns", []))
-        )
+        self.turns = lines_of_doc(doc.get("turns", []))
         self._generation = -1
         self.postings: dict[str, list[tuple[int, int]]] = {}
         self.matched: list[list[frozenset[str]]] = []
@@ -436,7 +424,7 @@ def _ask(view: CallView, rule: S.AskRule, name: str) -> _Result:
     """The LLM stage's answer (stored in the document by ``qa.llm.ask.attach_answers``), checked against the call:
     yes only with the quote found in ``rule.role``'s turns; the evidence is the call's words, never the model's."""
     from qa.llm.ask import find_answer, no_answer_reason
-    from qa.llm.verify import find_quote, lines_of_doc
+    from qa.llm.verify import find_quote
 
     turns = view.doc.get("redacted") or None
     if not turns:
