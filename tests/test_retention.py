@@ -213,6 +213,10 @@ def test_cached_llm_answers_about_a_call_go_with_its_text(store, store_url, samp
 
     # the command line: `qa erase --llm-cache DIR` (the stage's llm.cache_dir); both of the call's transcripts
     args = ["erase", "--call", ids[2], "--reason", "request 18", "--db", store_url]
+    bad = CliRunner().invoke(app, [*args, "--config", str(tmp_path / "missing.yaml")])  # one error, nothing erased
+    assert bad.exit_code != 0 and "missing.yaml" in bad.output and "Traceback" not in bad.output
+    with store.session() as s:
+        assert s.get(Call, ids[2]).erased_at is None and answers.get(shas[2], "k1") == {"quote": "x"}
     res = CliRunner().invoke(app, [*args, "--llm-cache", str(tmp_path / "llm")])
     assert res.exit_code == 0, res.output
     assert "cached LLM answers removed: 4" in res.output

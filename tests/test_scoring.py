@@ -203,6 +203,15 @@ def test_bad_scorecards_name_file_item_and_field(tmp_path):
     p.write_text(yaml.safe_dump(base))
     with pytest.raises(ScorecardError, match="item id 'greeting' is used twice"):
         load_scorecard(p)
+    base = yaml.safe_load(DEFAULT_SCORECARD.read_text())  # a second opinion must be an ask rule with a question
+    base["sections"][1]["items"][0]["second_opinion"] = {"type": "ask", "role": "agent", "question": "?"}
+    p.write_text(yaml.safe_dump(base))
+    with pytest.raises(ScorecardError, match=r"item 'location_verified'.*field 'second_opinion.question'"):
+        load_scorecard(p)
+    base["sections"][1]["items"][0]["second_opinion"] = {"type": "phrase", "phrases": ["x"]}
+    p.write_text(yaml.safe_dump(base))
+    with pytest.raises(ScorecardError, match=r"item 'location_verified'.*field 'second_opinion"):
+        load_scorecard(p)
     p.write_text("id: [oops")
     with pytest.raises(ScorecardError, match="not valid YAML"):
         load_scorecard(p)
