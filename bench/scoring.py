@@ -32,6 +32,7 @@ from qa.document import call_document  # noqa: E402
 from qa.eval.references import script_webvtt  # noqa: E402
 from qa.nlp.sentences import embed_sentences, pack  # noqa: E402
 from qa.nlp.static_encoder import load_encoder  # noqa: E402
+from qa.nlp.tokens import stored_tokens  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.scoring.engine import evaluate_call  # noqa: E402
 from qa.scoring.rescore import DEFAULT_SCORECARD, rescore_folder  # noqa: E402
@@ -63,7 +64,8 @@ def recombined(docs: list[dict], n: int, seed: int = 0) -> list[dict]:
         turns = []
         for j, t in enumerate(picked):
             words = [*t["words"], {"start": t["end"], "end": t["end"] + 0.2, "word": f"u{k}x{j}", "probability": 1.0}]
-            turns.append({**t, "text": f"{t['text']} u{k}x{j}", "words": words})
+            text = f"{t['text']} u{k}x{j}"
+            turns.append({**t, "text": text, "words": words} | stored_tokens(text))  # as call_document stores it
         typed = tuple(
             Turn(t["speaker"], Role(t["role"]), t["start"], t["end"], t["text"],
                  tuple(Word(w["start"], w["end"], w["word"], 1.0) for w in t["words"]))

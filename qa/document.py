@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from qa.nlp.sentences import pack
+from qa.nlp.tokens import stored_tokens
 from qa.types import CallAnalysis, Evaluation, to_jsonable
 
 
@@ -28,7 +29,8 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
         "model": to_jsonable(call.model),
         "stages": dict(call.stages),
         "config_hash": call.config_hash,
-        "turns": to_jsonable(call.turns),
+        # each turn with its normalised tokens (qa/nlp/tokens.py), so that re-scoring reads them instead of redoing them
+        "turns": [to_jsonable(t) | stored_tokens(t.text) for t in call.turns],
         "speakers": {
             "backend": call.speakers.backend,
             "count": call.speakers.count,

@@ -71,9 +71,10 @@ def test_retention_removes_audio_and_transcripts_past_their_age_and_keeps_the_re
                 + [a.data for a in s.scalars(select(Analysis).where(Analysis.call_id == cid))]
             )
             doc = docs[ids.index(cid)]
+            assert all(t.get("tokens") for t in doc["turns"])  # each turn carries its normalised tokens...
             for t in doc["turns"]:
                 if len(t["text"].split()) >= 3:
-                    assert t["text"] not in blob
+                    assert t["text"] not in blob and t["tokens"] not in blob  # ...and they go with the text
             assert (
                 c.document["metrics"] == doc["metrics"] and c.document["turns"][0]["start"] == doc["turns"][0]["start"]
             )

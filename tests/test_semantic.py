@@ -107,6 +107,33 @@ def test_packed_vectors_round_trip():
     assert (abs((back.vectors * sv.vectors).sum(axis=1) - 1) < 1e-3).all()
 
 
+def test_blocks_without_times_read_their_times_from_the_words():
+    doc = doc_of([("agent", 0, "Okay, it's all logged."), ("agent", 40, "What else can I do for you today?")])
+    with_times = result(doc, MORE)
+    del doc["sentences"]["times"]  # an analysis stored before the times were kept in the block
+    assert result(doc, MORE) == with_times and with_times.evidence[0].start == 40
+    doc["sentences"]["times"] = doc_of([("agent", 0, "Hi.")])["sentences"]["times"]  # wrong length: not read
+    assert result(doc, MORE) == with_times
+
+
+def test_stored_tokens_are_read_only_when_made_from_this_text():
+    from qa.nlp.tokens import TOKENS_VERSION, stored_tokens, turn_tokens
+
+    rule = {"type": "phrase", "role": "agent", "phrases": ["request number 241"]}
+    doc = doc_of([("agent", 0, "Your request number is two four one.")])
+    assert result(doc, rule).answer == "no"  # "is" sits between them
+    turn = doc["turns"][0] | stored_tokens(doc["turns"][0]["text"])
+    assert turn["tokens"] == "your request number is 241"
+    assert turn_tokens(turn) == ("your", "request", "number", "is", "241")
+    forged = {**turn, "tokens": "your request number 241"}  # tokens that the text does not hold
+    doc["turns"][0] = {**forged, "tokens_crc": turn["tokens_crc"]}
+    assert result(doc, rule).answer == "yes"  # read as stored when the checksum says they were made from this text
+    doc["turns"][0] = {**forged, "text": "Your request number two four one."}  # text edited after: made again
+    assert turn_tokens(doc["turns"][0]) == ("your", "request", "number", "241")
+    stale = {**turn, "tokens": "x", "tokens_crc": turn["tokens_crc"] ^ 1}  # e.g. another TOKENS_VERSION
+    assert turn_tokens(stale) == turn_tokens(turn) and TOKENS_VERSION
+
+
 @pytest.mark.parametrize(
     "bad,field",
     [

@@ -42,9 +42,10 @@ def number_word_kind(tok: str) -> str | None:
     return KIND.get(tok) or KIND.get(tok.lower())
 
 
-def spoken_numbers(tokens: list[str]) -> list[NumberSpan]:
-    """Find runs of number words in ``tokens`` (words, punctuation stripped) and convert each run to digits."""
-    kinds = [KIND.get(t) or KIND.get(t.lower()) for t in tokens]
+def spoken_numbers(tokens: list[str], lower: bool = False) -> list[NumberSpan]:
+    """Find runs of number words in ``tokens`` (words, punctuation stripped) and convert each run to digits.
+    ``lower``: the tokens are lower case already (one dictionary lookup a token)."""
+    kinds = list(map(KIND.get, tokens)) if lower else [KIND.get(t) or KIND.get(t.lower()) for t in tokens]
     if not any(kinds):
         return []
     spans = []
@@ -60,7 +61,8 @@ def spoken_numbers(tokens: list[str]) -> list[NumberSpan]:
         j = i
         while j + 1 < len(tokens) and kinds[j + 1] is not None:
             j += 1
-        spans.append(NumberSpan(i, j, _digits([t.lower() for t in tokens[i : j + 1]])))
+        run = tokens[i : j + 1]
+        spans.append(NumberSpan(i, j, _digits(run if lower else [t.lower() for t in run])))
         i = j + 1
     return spans
 
@@ -127,5 +129,14 @@ def with_digits(tokens: list[str], spans: list[NumberSpan]) -> list[str]:
 def normalize_numbers(text: str) -> str:
     """The text with every spoken number written as digits (other words untouched). Punctuation ends a number
     ("three one one, forty one" is 311 and 41) and is then dropped."""
+    return " ".join(number_tokens(text))
+
+
+def number_tokens(text: str, lower: bool = False) -> list[str]:
+    """:func:`normalize_numbers` as a list of tokens (words and digits, punctuation dropped)."""
     tokens = WORD.findall(text)
-    return " ".join(t for t in with_digits(tokens, spoken_numbers(tokens)) if t not in ".,;:!?")
+    spans = spoken_numbers(tokens, lower)
+    return [t for t in (with_digits(tokens, spans) if spans else tokens) if t not in _PUNCT]
+
+
+_PUNCT = frozenset(".,;:!?")

@@ -60,8 +60,9 @@ def embed_sentences(turns: Sequence[Turn], encoder) -> SentenceVectors:
 
 
 def pack(sv: SentenceVectors) -> dict[str, Any]:
-    """{"encoder", "dim", "spans": [[turn, first_word, last_word], ...], "q": base64 int8, "scale": base64 float16}.
-    Times and text are not repeated: they are the words' own."""
+    """{"encoder", "dim", "spans": [[turn, first_word, last_word], ...], "q": base64 int8, "scale": base64 float16,
+    "times": base64 float64 (start, end) per sentence}. The text is not repeated (it is the words'); the times are the
+    words' too, kept as one array so that re-scoring does not walk the words for them."""
     v = sv.vectors.astype(np.float32)
     scale = np.abs(v).max(axis=1) / 127.0 if len(v) else np.zeros(0, np.float32)
     safe = np.where(scale > 0, scale, 1.0)
@@ -72,7 +73,20 @@ def pack(sv: SentenceVectors) -> dict[str, Any]:
         "spans": [[s.turn, s.first_word, s.last_word] for s in sv.sentences],
         "q": base64.b64encode(q.tobytes()).decode("ascii"),
         "scale": base64.b64encode(scale.astype(np.float16).tobytes()).decode("ascii"),
+        "times": base64.b64encode(np.array([(s.start, s.end) for s in sv.sentences], np.float64).tobytes()).decode(),
     }
+
+
+def unpack_times(data: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of every sentence of a packed block (from its ``times``; blocks from before: from the words)."""
+    n = len(data["spans"])
+    if data.get("times") is not None:
+        t = np.frombuffer(base64.b64decode(data["times"]), np.float64)
+        if len(t) == 2 * n:
+            return t[0::2], t[1::2]
+    starts = [float(turns[t]["words"][a]["start"]) for t, a, _ in data["spans"]]
+    ends = [float(turns[t]["words"][b]["end"]) for t, _, b in data["spans"]]
+    return np.asarray(starts, np.float64), np.asarray(ends, np.float64)
 
 
 def unpack_vectors(data: Mapping[str, Any]) -> np.ndarray:
@@ -88,8 +102,9 @@ def unpack_vectors(data: Mapping[str, Any]) -> np.ndarray:
 
 def unpack(data: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> SentenceVectors:
     """The packed block of a call document back into a :class:`SentenceVectors` (times from the turns' words)."""
-    sentences = []
-    for t, a, b in data["spans"]:
-        words = turns[t]["words"]
-        sentences.append(Sentence(int(t), int(a), int(b), float(words[a]["start"]), float(words[b]["end"])))
+    starts, ends = unpack_times(data, turns)
+    sentences = [
+        Sentence(int(t), int(a), int(b), float(s), float(e))
+        for (t, a, b), s, e in zip(data["spans"], starts, ends, strict=True)
+    ]
     return SentenceVectors(str(data["encoder"]), tuple(sentences), unpack_vectors(data))

@@ -6,12 +6,13 @@ those tokens (the engine's phrase rules and the LLM stage's quote checks read th
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from qa.nlp.language import fold_accents
-from qa.nlp.numbers import normalize_numbers
+from qa.nlp.numbers import number_tokens
 
 _NUMBER_WORD = re.compile(
     r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty"
@@ -26,7 +27,8 @@ def norm_tokens(text: str) -> list[str]:
         text = fold_accents(text)
     text = _DIGIT_DASH.sub(r"\1", text).lower().replace("-", " ")  # Whisper's "3 -1 -1" is 311
     if _NUMBER_WORD.search(text):  # most turns hold no spoken number: skip the normaliser
-        text = normalize_numbers(text)
+        tokens = number_tokens(text, lower=True)  # [a-z]+ or digits: what _TOKEN finds in their joined form
+        return tokens if text.isascii() else _TOKEN.findall(" ".join(tokens))
     return _TOKEN.findall(text)
 
 
@@ -41,9 +43,32 @@ class Line:
     tokens: tuple[str, ...]
 
 
+TOKENS_VERSION = "1"  # bump when norm_tokens changes: stored tokens of another version are not read
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(f"{TOKENS_VERSION}\0{text}".encode())
+
+
+def stored_tokens(text: str) -> dict[str, Any]:
+    """What a call document keeps beside a turn's text so that re-scoring does not normalise it again: the tokens
+    (space separated) and a checksum of the normaliser's version and the text they were made from."""
+    return {"tokens": " ".join(norm_tokens(text)), "tokens_crc": _crc(text)}
+
+
+def turn_tokens(turn: Mapping[str, Any]) -> tuple[str, ...]:
+    """A document turn's tokens: the stored ones when they were made from this text by this normaliser, else
+    normalised now (documents from before, hand-edited text, a scrubbed transcript)."""
+    text = turn["text"]
+    stored = turn.get("tokens")
+    if stored is not None and turn.get("tokens_crc") == _crc(text):
+        return tuple(stored.split())
+    return tuple(norm_tokens(text))
+
+
 def lines_of_doc(turns: Iterable[Mapping[str, Any]]) -> tuple[Line, ...]:
     """The turns of a call document (``turns`` or ``redacted``) as :class:`Line`s."""
     return tuple(
-        Line(i, str(t.get("role", "unknown")), float(t["start"]), float(t["end"]), tuple(norm_tokens(t["text"])))
+        Line(i, str(t.get("role", "unknown")), float(t["start"]), float(t["end"]), turn_tokens(t))
         for i, t in enumerate(turns)
     )

@@ -167,8 +167,8 @@ class CallView:
         self._sentences: _Sentences | None | bool = False  # False: not read yet
         self._sims: np.ndarray | None = None
         self._sims_generation = -1
-        # (layout, best per rule, row per rule, eligible per rule)
-        self._semantic: tuple[_SemanticLayout, np.ndarray, np.ndarray, np.ndarray] | None = None
+        # (layout, best per rule, row per rule, eligible per rule, example per rule)
+        self._semantic: tuple[_SemanticLayout, list[float], list[int], list[bool], list[int]] | None = None
         self.layout: _SemanticLayout | None = None  # the scorecard's semantic rules (set by evaluate_call)
         self.card_languages: tuple[str, ...] = ("en",)  # what the scorecard's words are written in
         self.spoken_by_role: dict[str, frozenset[str]] = {}  # languages said per role (qa/scoring/language.py)
@@ -180,21 +180,20 @@ class CallView:
             if not data:
                 self._sentences = None
             else:
-                from qa.nlp.sentences import unpack_vectors
+                from qa.nlp.sentences import unpack_times, unpack_vectors
 
                 spans = np.asarray(data["spans"], dtype=np.intp).reshape(-1, 3)
-                turns = self.doc.get("turns", [])
-                starts = [float(turns[t]["words"][a]["start"]) for t, a, _ in spans]
-                ends = [float(turns[t]["words"][b]["end"]) for t, _, b in spans]
+                starts, ends = unpack_times(data, self.doc.get("turns", []))
+                roles = np.asarray([ROLE_CODE.get(t.role, 2) for t in self.turns], dtype=np.int8)
                 self._sentences = _Sentences(
                     str(data["encoder"]),
                     spans[:, 0],
                     spans[:, 1],
                     spans[:, 2],
-                    np.asarray(starts),
-                    np.asarray(ends),
+                    starts,
+                    ends,
                     spans[:, 2] - spans[:, 1] + 1,
-                    np.asarray([ROLE_CODE.get(self.turns[t].role, 2) for t in spans[:, 0]], dtype=np.int8),
+                    roles[spans[:, 0]] if len(roles) else np.zeros(len(spans), np.int8),
                     unpack_vectors(data),
                 )
         return self._sentences  # type: ignore[return-value]
@@ -218,12 +217,17 @@ class CallView:
         if self._generation != LEXICON.generation:
             postings: dict[str, list[tuple[int, int]]] = {}
             matched = []
-            matches = LEXICON.matches
+            matches, known = LEXICON.matches, LEXICON.cache
             for t in self.turns:
-                row = [matches(tok) for tok in t.tokens]
+                row = [known[tok] if tok in known else matches(tok) for tok in t.tokens]
+                ti = t.index
                 for pos, ws in enumerate(row):
                     for w in ws:
-                        postings.setdefault(w, []).append((t.index, pos))
+                        hit = postings.get(w)
+                        if hit is None:
+                            postings[w] = [(ti, pos)]
+                        else:
+                            hit.append((ti, pos))
                 matched.append(row)
             self.postings, self.matched, self._generation = postings, matched, LEXICON.generation
         return self
@@ -242,8 +246,14 @@ def _find_all(view: CallView, phrase: tuple[str, ...]) -> dict[int, int]:
     """Turn index -> position of ``phrase`` in that turn (an exact occurrence if there is one, else the first
     fuzzy one)."""
     out: dict[int, int] = {}
-    exact: set[int] = set()
     n = len(phrase)
+    if n == 1:  # every place the word is said: the exact one of a turn if there is one
+        word = phrase[0]
+        for ti, pos in view.postings.get(word, ()):
+            if ti not in out or (view.turns[ti].tokens[pos] == word and view.turns[ti].tokens[out[ti]] != word):
+                out[ti] = pos
+        return out
+    exact: set[int] = set()
     for ti, pos in view.postings.get(phrase[0], ()):
         if ti in exact:
             continue
@@ -258,28 +268,51 @@ def _find_all(view: CallView, phrase: tuple[str, ...]) -> dict[int, int]:
     return out
 
 
-_RULE_PHRASES: dict[int, tuple[object, tuple[tuple[str, ...], ...]]] = {}
+class _PhrasePlan(NamedTuple):
+    """A phrase or forbidden rule prepared once per rule object: each phrase as normalised tokens with the set of
+    its words, and the rule's time limits."""
+
+    phrases: tuple[tuple[tuple[str, ...], frozenset[str]], ...]
+    within: float | None
+    last: float | None
+    by_first: dict[str, tuple[int, ...]]  # first word -> the phrases (indices, in the rule's order) it starts
 
 
-def _rule_phrases(rule: S.PhraseRule | S.ForbiddenRule) -> tuple[tuple[str, ...], ...]:
+_RULE_PHRASES: dict[int, tuple[object, _PhrasePlan]] = {}
+
+
+def _rule_phrases(rule: S.PhraseRule | S.ForbiddenRule) -> _PhrasePlan:
     """A rule's phrases (translations included) as normalised tokens, once per rule object."""
     hit = _RULE_PHRASES.get(id(rule))
     if hit is None or hit[0] is not rule:
         if len(_RULE_PHRASES) > 4096:
             _RULE_PHRASES.clear()
-        hit = _RULE_PHRASES[id(rule)] = (rule, tuple(p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p))
+        phrases = tuple(p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p)
+        by_first: dict[str, list[int]] = {}
+        for i, p in enumerate(phrases):
+            by_first.setdefault(p[0], []).append(i)
+        plan = _PhrasePlan(
+            tuple((p, frozenset(p)) for p in phrases),
+            rule.within_s if isinstance(rule, S.PhraseRule) else None,
+            rule.last_s if isinstance(rule, S.PhraseRule) else None,
+            {w: tuple(ix) for w, ix in by_first.items()},
+        )
+        hit = _RULE_PHRASES[id(rule)] = (rule, plan)
     return hit[1]
 
 
 def _phrase_hits(view: CallView, rule: S.PhraseRule | S.ForbiddenRule, rule_name: str) -> list[Evidence]:
-    phrases = _rule_phrases(rule)
+    plan = _rule_phrases(rule)
     view.index()
-    within, last = getattr(rule, "within_s", None), getattr(rule, "last_s", None)
+    within, last = plan.within, plan.last
     found: dict[int, int] = {}  # turn -> position of the first phrase (in the rule's order) said in it
     lengths: dict[int, int] = {}
     postings = view.postings
-    for p in phrases:
-        if p[0] not in postings:  # its first word is nowhere in the call (most phrases, most calls)
+    said = postings.keys()
+    # the phrases whose first word the call says (most phrases, most calls: none), in the rule's order
+    started = sorted(i for w in plan.by_first.keys() & said for i in plan.by_first[w])
+    for p, words in (plan.phrases[i] for i in started):
+        if not words <= said:  # another word of it is nowhere in the call
             continue
         for ti, pos in _find_all(view, p).items():
             if ti in found:
@@ -316,6 +349,8 @@ class _SemanticLayout:
         self.cols = pos  # each rule's own example columns (to name the example a sentence matched)
         self.pos_cols = np.concatenate(pos) if pos else np.zeros(0, np.intp)
         self.pos_starts = np.cumsum([0] + [len(c) for c in pos[:-1]]).astype(np.intp)
+        group = np.repeat(np.arange(len(pos)), [len(c) for c in pos]) if pos else np.zeros(0, np.intp)
+        self.own = group[None, :] == np.arange(len(pos))[:, None]  # (rules, example columns): the rule's own
         with_neg = [k for k, r in enumerate(rules) if r.counter_examples]
         neg = [BANK.columns(tuple(rules[k].counter_examples)) for k in with_neg]
         self.neg_rules = np.asarray(with_neg, np.intp)
@@ -353,12 +388,14 @@ def _layout(owner: object, rules_of: Callable[[], list[S.SemanticRule]]) -> _Sem
     return hit[1]
 
 
-def _semantic_scores(view: CallView, layout: _SemanticLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every rule of the layout: the best qualifying sentence's similarity (-1 if none), its row, and whether
-    any sentence had the rule's role, length and time at all."""
+def _semantic_scores(
+    view: CallView, layout: _SemanticLayout
+) -> tuple[list[float], list[int], list[bool], list[int]]:
+    """For every rule of the layout: the best qualifying sentence's similarity (-1 if none), its row, whether any
+    sentence had the rule's role, length and time at all, and which of the rule's examples that sentence matched."""
     cached = view._semantic
     if cached is not None and cached[0] is layout:
-        return cached[1], cached[2], cached[3]
+        return cached[1], cached[2], cached[3], cached[4]
     sent = view.sentences()
     assert sent is not None
     sims = view.similarities()
@@ -374,8 +411,13 @@ def _semantic_scores(view: CallView, layout: _SemanticLayout) -> tuple[np.ndarra
     score = np.where(ok, pos, -1.0)
     rows = score.argmax(axis=0)
     best = score[rows, np.arange(score.shape[1])]
-    view._semantic = (layout, best, rows, eligible)
-    return best, rows, eligible
+    # the example each rule's best sentence matched: its row of similarities, other rules' examples masked out
+    at = sims[rows][:, layout.pos_cols]
+    at[~layout.own] = -np.inf
+    example = at.argmax(axis=1) - layout.pos_starts
+    out = (best.tolist(), rows.tolist(), eligible.tolist(), example.tolist())
+    view._semantic = (layout, *out)
+    return out
 
 
 def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
@@ -392,11 +434,10 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
         note = f"sentences embedded with {sent.encoder}, the scorecard with {BANK.encoder_name}: re-run `qa process`"
         return _Result(None, (Evidence(None, None, None, None, note, name),))
     k = layout.index[id(rule)]
-    best_all, rows, eligible = _semantic_scores(view, layout)
-    best, i = float(best_all[k]), int(rows[k])
+    best_all, rows, eligible, example = _semantic_scores(view, layout)
+    best, i = best_all[k], rows[k]
     if best < 0:
         return _Result(False, (), 0.9 if eligible[k] else ABSENT)
-    cols = layout.cols[k]
     t = int(sent.turn[i])
     ev = Evidence(
         t,
@@ -406,7 +447,7 @@ def _semantic(view: CallView, rule: S.SemanticRule, name: str) -> _Result:
         view.sentence_text(i),
         name,
         round(best, 3),
-        rule.examples[int(view.similarities()[i, cols].argmax())],
+        rule.examples[example[k]],
     )
     if best >= rule.threshold:
         return _Result(True, (ev,), 0.9)
@@ -454,70 +495,100 @@ def evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
     return r
 
 
+def _phrase(rule: S.PhraseRule, view: CallView, name: str) -> _Result:
+    hits = _phrase_hits(view, rule, name)
+    return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
+
+
+def _forbidden(rule: S.ForbiddenRule, view: CallView, name: str) -> _Result:
+    hits = _phrase_hits(view, rule, name)
+    return _Result(not hits, tuple(hits), 0.95 if hits else ABSENT)
+
+
+def _metric(rule: S.MetricRule, view: CallView, name: str) -> _Result:
+    value = view.get(f"metrics.{rule.metric}")
+    if value is None:
+        return _Result(None)
+    ok = OPS[rule.op](float(value), rule.value)
+    return _Result(ok, (Evidence(None, None, None, None, f"{rule.metric} = {value}", name),), 0.95)
+
+
+def _field(rule: S.FieldRule, view: CallView, name: str) -> _Result:
+    value = view.get(rule.field)
+    if value is None:
+        return _Result(None)
+    found = value in rule.value if rule.op == "in" and isinstance(rule.value, list) else OPS[rule.op](value, rule.value)
+    return _Result(bool(found), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),), 0.95)
+
+
+def _entity(rule: S.EntityRule, view: CallView, name: str) -> _Result:
+    roles = {t.index: t.role for t in view.turns}
+    hits = [
+        Evidence(e["turn"], roles.get(e["turn"]), e["start"], e["end"], f"{e['type']}: {e['value']}", name)
+        for e in view.doc.get("entities", [])
+        if e["type"] in rule.types
+        and (rule.role == "any" or roles.get(e["turn"]) == rule.role)
+        and (rule.within_s is None or e["start"] <= rule.within_s)
+    ]
+    return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
+
+
+def _order(rule: S.OrderRule, view: CallView, name: str) -> _Result:
+    a, b = evaluate_rule(rule.first, view, name + ".first"), evaluate_rule(rule.then, view, name + ".then")
+    if a.passed is None or b.passed is None:
+        return _Result(None, a.evidence + b.evidence)
+    starts_a = [e.start for e in a.evidence if e.start is not None]
+    starts_b = [e.start for e in b.evidence if e.start is not None]
+    ok = bool(a.passed and b.passed and starts_a and starts_b and min(starts_a) < max(starts_b))
+    return _Result(ok, a.evidence + b.evidence, min(a.confidence, b.confidence))
+
+
+def _all_any(rule: S.AllRule | S.AnyRule, view: CallView, name: str) -> _Result:
+    parts = [evaluate_rule(r, view, f"{name}[{i}]") for i, r in enumerate(rule.rules)]
+    values = [p.passed for p in parts]
+    decisive = False if isinstance(rule, S.AllRule) else True  # the value that settles it on its own
+    if decisive in values:
+        decided: bool | None = decisive
+        chosen = [p for p in parts if p.passed is decisive]
+        conf = max(p.confidence for p in chosen)
+    elif None in values:
+        decided, chosen, conf = None, [p for p in parts if p.passed is None], 0.5
+    else:
+        decided, chosen = not decisive, parts
+        conf = min(p.confidence for p in parts)
+    # evidence: what decided the answer first, then the rest
+    rest = [p for p in parts if all(p is not c for c in chosen)]
+    evidence = tuple(e for p in (*chosen, *rest) for e in p.evidence)
+    return _Result(decided, evidence, conf)
+
+
+def _not(rule: S.NotRule, view: CallView, name: str) -> _Result:
+    inner = evaluate_rule(rule.rule, view, name + ".not")
+    return _Result(None if inner.passed is None else not inner.passed, inner.evidence, inner.confidence)
+
+
+def _manual(rule: S.Rule, view: CallView, name: str) -> _Result:
+    return _Result(None, (), 0.0)
+
+
+# Each rule type's evaluation (looked up by the rule's class: one dictionary lookup, not a chain of isinstance).
+_RULES: dict[type, Callable[[Any, CallView, str], _Result]] = {
+    S.PhraseRule: _phrase,
+    S.ForbiddenRule: _forbidden,
+    S.SemanticRule: lambda rule, view, name: _semantic(view, rule, name),
+    S.AskRule: lambda rule, view, name: _ask(view, rule, name),
+    S.MetricRule: _metric,
+    S.FieldRule: _field,
+    S.EntityRule: _entity,
+    S.OrderRule: _order,
+    S.AllRule: _all_any,
+    S.AnyRule: _all_any,
+    S.NotRule: _not,
+}
+
+
 def _evaluate_rule(rule: S.Rule, view: CallView, name: str) -> _Result:
-    if isinstance(rule, S.PhraseRule):
-        hits = _phrase_hits(view, rule, name)
-        return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
-    if isinstance(rule, S.ForbiddenRule):
-        hits = _phrase_hits(view, rule, name)
-        return _Result(not hits, tuple(hits), 0.95 if hits else ABSENT)
-    if isinstance(rule, S.SemanticRule):
-        return _semantic(view, rule, name)
-    if isinstance(rule, S.AskRule):
-        return _ask(view, rule, name)
-    if isinstance(rule, S.MetricRule):
-        value = view.get(f"metrics.{rule.metric}")
-        if value is None:
-            return _Result(None)
-        ok = OPS[rule.op](float(value), rule.value)
-        return _Result(ok, (Evidence(None, None, None, None, f"{rule.metric} = {value}", name),), 0.95)
-    if isinstance(rule, S.FieldRule):
-        value = view.get(rule.field)
-        if value is None:
-            return _Result(None)
-        found = (
-            value in rule.value if rule.op == "in" and isinstance(rule.value, list) else OPS[rule.op](value, rule.value)
-        )
-        return _Result(bool(found), (Evidence(None, None, None, None, f"{rule.field} = {value}", name),), 0.95)
-    if isinstance(rule, S.EntityRule):
-        roles = {t.index: t.role for t in view.turns}
-        hits = [
-            Evidence(e["turn"], roles.get(e["turn"]), e["start"], e["end"], f"{e['type']}: {e['value']}", name)
-            for e in view.doc.get("entities", [])
-            if e["type"] in rule.types
-            and (rule.role == "any" or roles.get(e["turn"]) == rule.role)
-            and (rule.within_s is None or e["start"] <= rule.within_s)
-        ]
-        return _Result(bool(hits), tuple(hits), 0.9 if hits else ABSENT)
-    if isinstance(rule, S.OrderRule):
-        a, b = evaluate_rule(rule.first, view, name + ".first"), evaluate_rule(rule.then, view, name + ".then")
-        if a.passed is None or b.passed is None:
-            return _Result(None, a.evidence + b.evidence)
-        starts_a = [e.start for e in a.evidence if e.start is not None]
-        starts_b = [e.start for e in b.evidence if e.start is not None]
-        ok = bool(a.passed and b.passed and starts_a and starts_b and min(starts_a) < max(starts_b))
-        return _Result(ok, a.evidence + b.evidence, min(a.confidence, b.confidence))
-    if isinstance(rule, (S.AllRule, S.AnyRule)):
-        parts = [evaluate_rule(r, view, f"{name}[{i}]") for i, r in enumerate(rule.rules)]
-        values = [p.passed for p in parts]
-        decisive = False if isinstance(rule, S.AllRule) else True  # the value that settles it on its own
-        if decisive in values:
-            decided: bool | None = decisive
-            chosen = [p for p in parts if p.passed is decisive]
-            conf = max(p.confidence for p in chosen)
-        elif None in values:
-            decided, chosen, conf = None, [p for p in parts if p.passed is None], 0.5
-        else:
-            decided, chosen = not decisive, parts
-            conf = min(p.confidence for p in parts)
-        # evidence: what decided the answer first, then the rest
-        rest = [p for p in parts if all(p is not c for c in chosen)]
-        evidence = tuple(e for p in (*chosen, *rest) for e in p.evidence)
-        return _Result(decided, evidence, conf)
-    if isinstance(rule, S.NotRule):
-        inner = evaluate_rule(rule.rule, view, name + ".not")
-        return _Result(None if inner.passed is None else not inner.passed, inner.evidence, inner.confidence)
-    return _Result(None, (), 0.0)  # manual
+    return _RULES.get(type(rule), _manual)(rule, view, name)
 
 
 def _label_check(view: CallView, holds: Callable[[Any], bool]) -> bool | None:

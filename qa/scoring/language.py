@@ -13,7 +13,7 @@ A call document without a ``language`` block (made before language detection) is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qa.scoring import schema as S
 from qa.types import Evidence
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from qa.scoring.engine import CallView
 
 TEXT_RULES = (S.PhraseRule, S.ForbiddenRule, S.SemanticRule, S.EntityRule)
+TextRule = S.PhraseRule | S.ForbiddenRule | S.SemanticRule | S.EntityRule
+_TEXT_TYPES = frozenset(TEXT_RULES)
 
 
 def spoken(doc: Mapping[str, Any], roles: Sequence[str], role: str) -> frozenset[str]:
@@ -34,13 +36,32 @@ def spoken(doc: Mapping[str, Any], roles: Sequence[str], role: str) -> frozenset
     return frozenset(found or lang.get("languages") or ())
 
 
+_WRITTEN: dict[int, tuple[object, tuple[str, ...], frozenset[str]]] = {}
+
+
+def written_in(rule: S.PhraseRule | S.ForbiddenRule | S.SemanticRule, card_languages: Sequence[str]) -> frozenset[str]:
+    """The languages a rule's words are written in (its own, else the scorecard's; translations included), worked
+    out once per rule object."""
+    key = tuple(card_languages)
+    hit = _WRITTEN.get(id(rule))
+    if hit is None or hit[0] is not rule or hit[1] != key:
+        langs = frozenset(rule.languages or card_languages)
+        if not isinstance(rule, S.SemanticRule):
+            langs |= frozenset(rule.translations)
+        if len(_WRITTEN) > 4096:
+            _WRITTEN.clear()
+        hit = _WRITTEN[id(rule)] = (rule, key, langs)
+    return hit[2]
+
+
 def readable(rule: S.Rule, doc: Mapping[str, Any], card_languages: Sequence[str]) -> frozenset[str] | None:
     """The languages ``rule`` can read (None: any, it reads no words)."""
     unsupported = (doc.get("language") or {}).get("unsupported") or {}
     if isinstance(rule, (S.PhraseRule, S.ForbiddenRule)):
-        return frozenset(rule.languages or card_languages) | frozenset(rule.translations)
+        return written_in(rule, card_languages)
     if isinstance(rule, S.SemanticRule):
-        return frozenset(rule.languages or card_languages) - frozenset(unsupported.get("nlp.sentences") or ())
+        cannot = unsupported.get("nlp.sentences")
+        return written_in(rule, card_languages) - frozenset(cannot) if cannot else written_in(rule, card_languages)
     if isinstance(rule, S.EntityRule):
         spoken_all = frozenset((doc.get("language") or {}).get("languages") or ())
         return spoken_all - frozenset(unsupported.get("nlp.entities") or ())
@@ -49,14 +70,16 @@ def readable(rule: S.Rule, doc: Mapping[str, Any], card_languages: Sequence[str]
 
 def gap(rule: S.Rule, view: CallView) -> tuple[str, ...]:
     """The languages spoken where ``rule`` looks that it cannot read."""
-    if not isinstance(rule, TEXT_RULES) or not view.doc.get("language"):
+    if type(rule) not in _TEXT_TYPES or not view.doc.get("language"):  # a set lookup: this runs for every rule
         return ()
-    if getattr(rule, "unreadable", "review") == "no_match":
+    text_rule = cast(TextRule, rule)
+    if isinstance(text_rule, S.SemanticRule) and text_rule.unreadable == "no_match":
         return ()
-    can = readable(rule, view.doc, view.card_languages)
-    said = view.spoken_by_role.get(rule.role)
+    can = readable(text_rule, view.doc, view.card_languages)
+    role = text_rule.role
+    said = view.spoken_by_role.get(role)
     if said is None:
-        said = view.spoken_by_role[rule.role] = spoken(view.doc, [t.role for t in view.turns], rule.role)
+        said = view.spoken_by_role[role] = spoken(view.doc, [t.role for t in view.turns], role)
     return tuple(sorted(said - (can or frozenset())))
 
 
