@@ -251,3 +251,33 @@ def test_follow_ups_are_status_calls_whatever_their_topic(classifier, caller):
 def test_new_reports_are_not_mistaken_for_follow_ups(classifier):
     pred = classifier.for_call((turn(Role.CALLER, "I want to report a pothole, it's a big one on Main Street"),))
     assert pred.label == "pothole" and pred.reason is None
+
+
+def test_direct_probabilities_equal_scikit_learns_on_every_shipped_model():
+    """qa/nlp/fastproba.py computes the calibrated linear models' probabilities on their arrays: the same numbers
+    as predict_proba, for the request type (21 classes), the emergency flag and the caller state (two classes)."""
+    import numpy as np
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from qa.nlp import caller_state, emergency, fastproba, request_type
+
+    models = {
+        "request_type": request_type._load(str(request_type.MODEL_DIR))[0],
+        "emergency": emergency._load(str(emergency.MODEL_DIR))[0]["flag"],
+        "caller_state": caller_state.load_model(str(caller_state.MODEL_DIR))[0],
+    }
+    texts = ["", "my trash was not picked up on tuesday", "I smell gas in the hallway and my head hurts",
+             "This is the third time I'm calling and nobody has done anything!!", "okay", "x" * 2000,
+             "el bache en la calle Tujunga es enorme", "Thank you for calling 311, my name is Dana."]  # fmt: skip
+    for name, model in models.items():
+        assert fastproba.compiled(model) is not None, name  # the shape it knows: the direct path is taken
+        np.testing.assert_allclose(fastproba.proba(model, texts), model.predict_proba(texts), rtol=0, atol=1e-12)
+    # a model of another shape is left to its own predict_proba
+    other = make_pipeline(FunctionTransformer(lambda x: np.array([[len(t), t.count(" ")] for t in x], float)),
+                          CalibratedClassifierCV(LogisticRegression(), cv=2))  # fmt: skip
+    other.fit(["a b", "a", "a b c d", "abc", "a b c", "ab"] * 3, [1, 0, 1, 0, 1, 0] * 3)
+    assert fastproba.compiled(other) is None
+    np.testing.assert_array_equal(fastproba.proba(other, ["a b c"]), other.predict_proba(["a b c"]))

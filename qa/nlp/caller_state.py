@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.nlp import fastproba
 from qa.resources import model_path
 from qa.types import Role, Turn
 
@@ -44,6 +45,6 @@ def call_score(model, turns: Sequence[Turn]) -> tuple[float, tuple[int, float, s
             cands += [(i, s.start, sentence_text(words, s)) for s in split_turn(i, t)]
     if not cands:
         return 0.0, None
-    p = model.predict_proba([c[2] for c in cands])[:, 1]
+    p = fastproba.proba(model, [c[2] for c in cands])[:, 1]
     top = np.sort(p)[-2:]
     return float(top.mean()), cands[int(p.argmax())]

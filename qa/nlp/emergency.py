@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import ConfigError
+from qa.nlp import fastproba
 from qa.nlp.sentences import sentence_text, split_turn
 from qa.resources import manifest, model_path
 from qa.types import Emergency, Role, Turn
@@ -128,7 +129,7 @@ def score_sentences(flag_model, texts: list[str]):
     n = len(texts)
     texts = [unnegated(t) for t in texts]
     windows = [t if k == 0 else f"{texts[k - 1]} {t}" for k, t in enumerate(texts)]
-    probs = flag_model.predict_proba(texts + windows + [" ".join(texts)])[:, 1]
+    probs = fastproba.proba(flag_model, texts + windows + [" ".join(texts)])[:, 1]
     return (probs[:n] + probs[n : 2 * n]) / 2, float(probs[-1])
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import ConfigError
+from qa.nlp import fastproba
 from qa.resources import manifest, model_path
 from qa.types import Emergency, Prediction, Role, Turn
 
@@ -56,7 +57,7 @@ class RequestTypeClassifier:
     def predict(self, texts: list[str], top: int = 3, status_rule: bool = True) -> list[Prediction]:
         """One prediction per text (a caller's words, a web form, an e-mail)."""
         model, _ = _load(str(self.model_dir))
-        probs = model.predict_proba(texts)
+        probs = fastproba.proba(model, texts)
         classes = [str(c) for c in model.classes_]
         out = []
         for text, row in zip(texts, probs, strict=True):
