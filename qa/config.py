@@ -118,6 +118,11 @@ class DiarizeConfig(_Strict):
         description="Expected parties (a service call has two): extra clusters whose speech runs on into another "
         "cluster's are merged into it, tiny clusters are reassigned; 0 = keep every cluster the threshold gives.",
     )
+    backchannels: bool = Field(
+        True,
+        description="On one channel, give a short 'okay / uh-huh' inside one speaker's speech to the other speaker "
+        "when its voice is closer to theirs (resemblyzer embeddings only).",
+    )
     voiceprints: str | None = Field(
         None,
         description="Agent voiceprint file (qa agents enroll): on a mono call the speaker matching the call's "

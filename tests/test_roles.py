@@ -9,7 +9,7 @@ from conftest import needs_shared
 from qa.diarize.channel_roles import decide_channels
 from qa.diarize.parties import settle_parties
 from qa.diarize.roles import assign_roles, evidence
-from qa.types import ChannelTranscript, Role, Turn, VadReport, Word
+from qa.types import ChannelTranscript, Role, SpeakerSegment, Turn, VadReport, Word
 
 SPOKENWOZ = ("calls", "spokenwoz_real_calls")
 
@@ -297,3 +297,93 @@ def test_two_voices_in_one_cluster_are_split_when_their_words_confirm_it():
     assert call.speakers.count == 2 and call.speakers.count_confidence >= 0.75
     assert {r.role for r in call.speakers.roles} == {Role.AGENT, Role.CALLER}
     assert call.turns[0].role is Role.AGENT
+
+
+# ---------------------------------------------------------------------------------------- backchannels (#15 item 5)
+
+
+def _words(spec):
+    """(word, start) pairs -> Words of 0.3 s."""
+    return [Word(t, t + 0.3, w, 0.9) for w, t in spec]
+
+
+def _unit(v):
+    v = np.asarray(v, float)
+    return v / np.linalg.norm(v)
+
+
+VOICES = {"spk0": _unit([1, 0, 0]), "spk1": _unit([0, 1, 0])}
+SPEECH_OF_SPK0 = [SpeakerSegment("spk0", 0.0, 6.0)]
+
+
+def test_a_backchannel_the_other_voice_claims_becomes_its_turn():
+    from qa.diarize import backchannels as bc
+    from qa.diarize.turns import assign_words
+
+    words = _words([("The", 0.0), ("lights", 0.4), ("are", 0.8), ("out.", 1.2), ("Uh-huh.", 2.0),
+                    ("And", 2.8), ("the", 3.2), ("pole", 3.6), ("leans.", 4.0)])  # fmt: skip
+    cands = bc.candidates(words, assign_words(words, SPEECH_OF_SPK0))
+    assert [(c.first, c.last, c.speaker) for c in cands] == [(4, 4, "spk0")]
+    seen = []
+
+    def other_voice(spans):
+        seen.extend(spans)
+        return np.array([_unit([0.2, 1, 0])])
+
+    segs, moved = bc.reassign(words, SPEECH_OF_SPK0, VOICES, other_voice)
+    assert moved == 1 and seen == [(pytest.approx(1.85), pytest.approx(2.45))]  # the run and a little around it
+    assert assign_words(words, segs) == ["spk0"] * 4 + ["spk1"] + ["spk0"] * 4
+    # its own voice (or one too close to call): nothing moves
+    for e in ([1, 0.1, 0], [1, 1.05, 0]):
+        segs, moved = bc.reassign(words, SPEECH_OF_SPK0, VOICES, lambda spans, e=e: np.array([_unit(e)]))
+        assert moved == 0 and segs == SPEECH_OF_SPK0
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        [("Okay,", 0.0), ("so", 0.3), ("the", 0.6), ("address", 0.9), ("is", 1.2)],  # the speaker's own "okay, so"
+        [("out.", 0.0), ("Okay", 0.4), ("so", 0.7), ("anyway", 1.0), ("it", 1.3)],  # runs on into a sentence
+        [("out.", 0.0), ("Pothole.", 0.6), ("And", 1.4), ("more", 1.8)],  # not a backchannel word
+        [("out.", 0.0), ("Yeah", 0.6), ("yeah", 0.9), ("yeah", 1.2), ("yeah.", 1.5), ("And", 2.4)],  # four words
+        [("Okay.", 0.0), ("And", 0.8), ("more", 1.2)],  # nothing of the speaker's before it
+    ],
+)
+def test_what_is_not_a_backchannel_inside_speech_is_left_alone(spec):
+    from qa.diarize import backchannels as bc
+    from qa.diarize.turns import assign_words
+
+    words = _words(spec)
+    assert bc.candidates(words, assign_words(words, SPEECH_OF_SPK0)) == []
+
+
+@pytest.mark.slow
+def test_a_callers_no_inside_the_agents_speech_keeps_the_caller_on_real_audio():
+    """angry_caller mixed to mono: the caller's "No." (69.5 s, between two sentences of the agent) was folded into
+    the agent's speech by the clusterer; its voice gives it back to the caller."""
+    from conftest import SAMPLES
+
+    from qa.audio import activity as act
+    from qa.audio.decode import load_audio
+    from qa.audio.layout import resolve_layout
+    from qa.config import PipelineConfig
+    from qa.diarize.embedded import EmbeddedDiarizer
+    from qa.pipeline import Pipeline
+
+    audio, _ = load_audio(SAMPLES / "angry_caller.flac")
+    _, audio, _ = resolve_layout(audio, "mono")
+    acts = act.activity(audio)
+    cfg = PipelineConfig().with_overrides({"asr.model": "tiny.en", "asr.cpu_threads": 2})
+    tr = Pipeline(cfg).asr.transcribe(audio.samples[0], 0, act.as_intervals(acts[0]))
+    roles = {}
+    for on in (False, True):
+        c = cfg.with_overrides({"diarize.backchannels": on})
+        diar = EmbeddedDiarizer(c.diarize, c.turns)
+        diar.load()
+        sp = diar(audio, "mono", (tr,), acts)
+        turn = next(t for t in sp.turns for w in t.words if 69.3 <= w.start <= 70.0 and w.word.strip(" .") == "No")
+        roles[on] = dict((r.speaker, r.role) for r in sp.roles)[turn.speaker]
+        if on:
+            assert [w.word.strip() for w in turn.words] == ["No."]  # a turn of its own
+    assert roles == {False: Role.AGENT, True: Role.CALLER}
+    assert EmbeddedDiarizer(cfg.diarize, cfg.turns).version.startswith("4-")  # results made before are redone

@@ -19,6 +19,7 @@ import numpy as np
 from qa import intervals as iv
 from qa.audio.activity import as_intervals
 from qa.config import DiarizeConfig, TurnsConfig
+from qa.diarize import backchannels
 from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
 from qa.diarize.parties import settle_parties
 from qa.diarize.turns import attribute
@@ -70,6 +71,15 @@ def cluster(embs: np.ndarray, num_speakers: int | None, max_speakers: int, thres
     if k == 1:
         return np.zeros(n, dtype=int)
     return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(z)
+
+
+def voices(z: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Each cluster's voice: the unit mean of its windows' (normalised) embeddings, named as its segments are."""
+    out = {}
+    for k in sorted(set(labels.tolist())):
+        m = z[labels == k].mean(axis=0)
+        out[f"spk{k}"] = m / max(float(np.linalg.norm(m)), 1e-9)
+    return out
 
 
 def normalised(embs: np.ndarray) -> np.ndarray:
@@ -152,7 +162,8 @@ class EmbeddedDiarizer:
 
     def __post_init__(self) -> None:
         self.embedder = get_embedder(self.config.embedding)
-        self.version = f"3-{self.embedder.name}"
+        backchannels_on = self.config.backchannels and self.embedder.name == "resemblyzer"
+        self.version = f"{4 if backchannels_on else 3}-{self.embedder.name}"
 
     def load(self) -> None:
         import sklearn.cluster  # noqa: F401
@@ -161,7 +172,7 @@ class EmbeddedDiarizer:
 
     def diarize(
         self, x: np.ndarray, rate: int, speech: np.ndarray, split: bool = False
-    ) -> tuple[list[SpeakerSegment], float | None]:
+    ) -> tuple[list[SpeakerSegment], float | None, dict[str, np.ndarray]]:
         """Who speaks when, within the given speech regions (seconds), and how sure the speaker count is.
         ``split``: cut the windows into two voices (Ward linkage, which does not isolate outliers as average linkage
         does) whatever the threshold says; see :meth:`__call__`."""
@@ -171,7 +182,7 @@ class EmbeddedDiarizer:
             mask[int(s / HOP_S) : int(e / HOP_S)] = True
         wins = windows_in(speech, self.config.window_s, self.config.hop_s)
         if not wins:
-            return [SpeakerSegment("spk0", float(s), float(e)) for s, e in speech], 0.0
+            return [SpeakerSegment("spk0", float(s), float(e)) for s, e in speech], 0.0, {}
         embs = self.embedder.embed(x, rate, wins, mask)
         threshold = self.config.threshold.get(self.embedder.name, 0.5)
         if split and len(embs) >= 4:
@@ -190,7 +201,23 @@ class EmbeddedDiarizer:
         frames = frame_labels(n_frames, spans, labels, int(labels.max()) + 1)
         frames[~mask] = -1
         frames = smooth(frames, int(self.config.min_segment_s / HOP_S))
-        return segments_from_labels(frames, speech), count_conf
+        return segments_from_labels(frames, speech), count_conf, voices(normalised(embs), labels)
+
+    def _backchannels(self, x, rate, speech, words, segments, voice) -> list[SpeakerSegment]:
+        """Short "okay / uh-huh" runs inside one speaker's speech given back to the voice that said them
+        (qa/diarize/backchannels.py)."""
+        if not self.config.backchannels or self.embedder.name != "resemblyzer":  # MFCC vectors are call-centred
+            return segments
+        n_frames = int(len(x) / rate / HOP_S) + 1
+        mask = np.zeros(n_frames, dtype=bool)
+        for s, e in speech:
+            mask[int(s / HOP_S) : int(e / HOP_S)] = True
+
+        def embed_spans(spans: list[tuple[float, float]]) -> np.ndarray:
+            return normalised(self.embedder.embed(x, rate, spans, mask))
+
+        out, _ = backchannels.reassign(words, segments, voice, embed_spans)
+        return out
 
     def __call__(
         self,
@@ -202,12 +229,14 @@ class EmbeddedDiarizer:
         words = [w for tr in transcripts for w in tr.words]
         speech = speech_for_diarization(words, as_intervals(activity[0]), transcripts[0].vad_speech)
         x, rate, gap = audio.samples[0], audio.sample_rate, self.turns_config.max_gap_s
-        segments, count_conf = self.diarize(x, rate, speech)
+        segments, count_conf, voice = self.diarize(x, rate, speech)
+        segments = self._backchannels(x, rate, speech, words, segments, voice)
         speakers = replace(attribute(self.name, segments, words, gap), count_confidence=count_conf)
         if speakers.count == 1 and self.config.parties >= 2 and not self.config.num_speakers:
             # Two similar voices can fall into one cluster. Split them by voice, and keep the split only when what the
             # two halves say confirms it: one clearly the agent, the other the caller, both with a real share of speech.
-            split, _ = self.diarize(x, rate, speech, split=True)
+            split, _, voice = self.diarize(x, rate, speech, split=True)
+            split = self._backchannels(x, rate, speech, words, split, voice)
             alt = attribute(self.name, split, words, gap)
             confirmed = split_confirmed(alt)
             if confirmed is not None:
