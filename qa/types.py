@@ -518,13 +518,28 @@ class CallAnalysis:
         return self.speakers.turns
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass type's field names (dataclasses.fields() is slow)
+
+
 def to_jsonable(value: Any, ndigits: int = 3) -> Any:
     """Dataclasses, enums, tuples and floats -> plain JSON types (floats rounded, NaN/inf -> None)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    t = type(value)  # the common plain types first, by exact type (a str-valued Enum is not a str here)
+    if value is None or t is str or t is int or t is bool:
+        return value
+    if t is float:
+        return None if not math.isfinite(value) else round(value, ndigits)
+    if t is dict:
+        return {str(k): to_jsonable(v, ndigits) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [to_jsonable(v, ndigits) for v in value]
+    names = _FIELDS.get(t)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[t] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
         return {
-            f.name: to_jsonable(getattr(value, f.name), ndigits)
-            for f in dataclasses.fields(value)
-            if not isinstance(getattr(value, f.name), np.ndarray)
+            name: to_jsonable(v, ndigits)
+            for name in names
+            if not isinstance(v := getattr(value, name), np.ndarray)
         }
     if isinstance(value, enum.Enum):
         return value.value

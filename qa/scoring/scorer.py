@@ -5,7 +5,7 @@ runs again and the answers cannot differ from a fresh run's."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,12 @@ class Scorer:
     card_hash: str
     llm: LlmStage | None = None
     name: str = SCORER
+    _asks: bool = field(init=False, repr=False, compare=False)  # the card has ask items (worked out once)
+
+    def __post_init__(self) -> None:
+        from qa.llm.ask import card_questions
+
+        object.__setattr__(self, "_asks", bool(card_questions(self.card)))
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> Scorer:
@@ -63,9 +69,9 @@ class Scorer:
         out = {**doc, "timings_s": dict(doc.get("timings_s") or {})}
         if not card_applies(self.card, out):
             return out, None
-        from qa.llm.ask import attach_answers, card_questions
+        from qa.llm.ask import attach_answers
 
-        if card_questions(self.card):  # the card has ``ask`` items: stored answers, or asked now with the LLM on
+        if self._asks:  # the card has ``ask`` items: stored answers, or asked now with the LLM on
             out = attach_answers(out, self.card, self.llm)
         evaluation = evaluate_call(out, self.card, self.card_hash)
         if self.llm is not None and self.llm.config.ask:  # second opinions, only on what the rules left to a person
