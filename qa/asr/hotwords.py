@@ -23,7 +23,7 @@ from qa.city.gazetteer import Gazetteer, StreetName, parse_street, similarity
 from qa.types import ChannelTranscript, Word
 
 log = logging.getLogger("qa.asr")
-VERSION = "1"
+VERSION = "2"  # 2: a stretch with two names is decoded again unless both are exact
 RATE = 16000
 ANCHORS = frozenset({
     "street", "st", "avenue", "ave", "boulevard", "blvd", "road", "rd", "drive", "dr", "lane", "ln", "highway",
@@ -54,16 +54,30 @@ def _bare(word: str) -> str:
     return re.sub(r"[^\w'-]", "", word)
 
 
+def _names_a_street(words: tuple[Word, ...] | list[Word], i: int) -> bool:
+    """Word ``i`` is a street suffix that ends a name: after a capitalised word or a number ("no way", "The street
+    light" are not names), or a suffix that is hardly ever a common word ("... and boulevard" is a name misheard)."""
+    if i == 0 or _bare(words[i].word).lower() not in ANCHORS:
+        return False
+    prev = _bare(words[i - 1].word)
+    named = (prev[:1].isupper() or prev[:1].isdigit()) and prev.lower() not in NOT_NAMES
+    return named or _bare(words[i].word).lower() in STRONG
+
+
+def all_listed(words: tuple[Word, ...] | list[Word], gazetteer: Gazetteer, min_score: float) -> bool:
+    """Every street name in ``words`` is already a listed street, exactly (nothing for a second pass to improve).
+    A stretch can hold two names ("on Alvarado Street between the Tidra Boulevard"): one exact name is not enough."""
+    ends = [i for i in range(len(words)) if _names_a_street(words, i)]
+    exact = {i for _, i, _, score in street_spans(words, gazetteer, min_score) if score >= 0.999}
+    return bool(ends) and all(i in exact for i in ends)
+
+
 def street_stretches(words: tuple[Word, ...]) -> list[Stretch]:
     """Where the first pass heard a street name: runs of words ending in a street suffix, merged when they touch."""
     out: list[Stretch] = []
     for i, w in enumerate(words):
-        if i == 0 or _bare(w.word).lower() not in ANCHORS:
+        if not _names_a_street(words, i):
             continue
-        prev = _bare(words[i - 1].word)
-        named = (prev[:1].isupper() or prev[:1].isdigit()) and prev.lower() not in NOT_NAMES
-        if not named and _bare(w.word).lower() not in STRONG:
-            continue  # "no way", "The street light": not a name; but "... and boulevard" is a name misheard
         first = i
         while first > 0 and i - first < BACK_WORDS and words[first].start - words[first - 1].end < MAX_GAP_S:
             first -= 1
@@ -153,8 +167,8 @@ def refine_streets(
     edits: list[tuple[int, int, list[Word]]] = []  # first pass words first..last -> new words
     tried = 0
     for s in stretches:
-        if best_street(words[s.first : s.last + 1], gazetteer, min_score) >= 0.999:
-            continue  # already a listed name, exactly
+        if all_listed(words[s.first : s.last + 1], gazetteer, min_score):
+            continue  # already listed names, exactly
         hot = gazetteer.closest(list(s.heard), max_hotwords)
         if not hot:
             continue
