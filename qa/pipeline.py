@@ -335,12 +335,6 @@ class Pipeline:
     def _language_stages_run(
         self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...]
     ) -> _Language:
-        with _lean_sklearn():
-            return self._run_language_stages(turns, timings, transcripts)
-
-    def _run_language_stages(
-        self, turns: tuple[Turn, ...], timings: dict[str, float], transcripts: tuple[ChannelTranscript, ...]
-    ) -> _Language:
         from qa.nlp import failsafe
 
         report = self.language(turns, transcripts, self.config.asr.fixed_language())
@@ -469,16 +463,3 @@ def process_call(
 ) -> CallAnalysis:
     """Convenience: one call with a fresh (cached-model) pipeline, not scored."""
     return Pipeline(config or PipelineConfig()).process(path, metadata)
-
-
-def _lean_sklearn() -> Any:
-    """scikit-learn without its per-call input checks while the language stages run: the models are ours and their
-    inputs are arrays we build (finite by construction), and for one call's few short texts the checks cost more
-    than the prediction (~150 validations a call). Results are identical; only the checks are skipped."""
-    try:
-        import sklearn
-    except ImportError:  # the base install without the nlp extra: nothing to relax
-        import contextlib
-
-        return contextlib.nullcontext()
-    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)

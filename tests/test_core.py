@@ -184,3 +184,21 @@ def test_the_call_and_evaluation_responses_are_typed_all_the_way_down(tmp_path):
         walk({"$ref": f"#/components/schemas/{root}"}, root)
     assert {"Metrics", "Sentiment", "Entity", "Emergency", "Prediction", "ItemOut", "EvidenceOut"} <= seen
     assert not loose, loose
+
+
+def test_per_object_values_are_made_once_per_live_object_and_key():
+    from qa.objcache import PerObject
+
+    made = []
+    cache: PerObject[int] = PerObject(limit=2)
+    a, b = [1], [1]  # equal, unhashable, distinct objects
+
+    def make(obj):
+        made.append(obj)
+        return len(made)
+
+    assert cache.get(a, lambda: make(a)) == cache.get(a, lambda: make(a)) == 1  # once for a
+    assert cache.get(b, lambda: make(b)) == 2  # equal but another object: its own value
+    assert cache.get(a, lambda: make(a), key="es") == 3  # what it depends on changed: made again
+    cache.get([2], lambda: 0)  # over the limit: cleared, then kept
+    assert cache.get(a, lambda: make(a), key="es") == 4 and len(made) == 4

@@ -20,8 +20,8 @@ from qa import intervals as iv
 from qa.audio.activity import as_intervals
 from qa.config import DiarizeConfig, TurnsConfig
 from qa.diarize import backchannels
-from qa.diarize.embeddings import HOP_S, Embedder, get_embedder
-from qa.diarize.parties import settle_parties
+from qa.diarize.embeddings import HOP_S, Embedder, get_embedder, speech_mask
+from qa.diarize.parties import centroids, settle_parties
 from qa.diarize.turns import attribute
 from qa.types import Audio, ChannelActivity, ChannelTranscript, Role, Speakers, SpeakerSegment
 
@@ -74,12 +74,9 @@ def cluster(embs: np.ndarray, num_speakers: int | None, max_speakers: int, thres
 
 
 def voices(z: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Each cluster's voice: the unit mean of its windows' (normalised) embeddings, named as its segments are."""
-    out = {}
-    for k in sorted(set(labels.tolist())):
-        m = z[labels == k].mean(axis=0)
-        out[f"spk{k}"] = m / max(float(np.linalg.norm(m)), 1e-9)
-    return out
+    """Each cluster's voice (its centroid), named as its segments are."""
+    ks = sorted(set(labels.tolist()))
+    return {f"spk{k}": c for k, c in zip(ks, centroids(z, labels, ks), strict=True)}
 
 
 def normalised(embs: np.ndarray) -> np.ndarray:
@@ -176,10 +173,8 @@ class EmbeddedDiarizer:
         """Who speaks when, within the given speech regions (seconds), and how sure the speaker count is.
         ``split``: cut the windows into two voices (Ward linkage, which does not isolate outliers as average linkage
         does) whatever the threshold says; see :meth:`__call__`."""
-        n_frames = int(len(x) / rate / HOP_S) + 1
-        mask = np.zeros(n_frames, dtype=bool)
-        for s, e in speech:
-            mask[int(s / HOP_S) : int(e / HOP_S)] = True
+        mask = speech_mask(x, rate, speech)
+        n_frames = len(mask)
         wins = windows_in(speech, self.config.window_s, self.config.hop_s)
         if not wins:
             return [SpeakerSegment("spk0", float(s), float(e)) for s, e in speech], 0.0, {}
@@ -208,10 +203,7 @@ class EmbeddedDiarizer:
         (qa/diarize/backchannels.py)."""
         if not self.config.backchannels or self.embedder.name != "resemblyzer":  # MFCC vectors are call-centred
             return segments
-        n_frames = int(len(x) / rate / HOP_S) + 1
-        mask = np.zeros(n_frames, dtype=bool)
-        for s, e in speech:
-            mask[int(s / HOP_S) : int(e / HOP_S)] = True
+        mask = speech_mask(x, rate, speech)
 
         def embed_spans(spans: list[tuple[float, float]]) -> np.ndarray:
             return normalised(self.embedder.embed(x, rate, spans, mask))

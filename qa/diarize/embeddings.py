@@ -9,12 +9,21 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
 HOP_S = 0.01
+
+
+def speech_mask(x: np.ndarray, rate: int, speech: Sequence[tuple[float, float]] | np.ndarray) -> np.ndarray:
+    """The 10 ms frames of a channel (``x`` at ``rate``) inside the speech regions (seconds): what ``embed`` reads."""
+    mask = np.zeros(int(len(x) / rate / HOP_S) + 1, dtype=bool)
+    for s, e in speech:
+        mask[int(s / HOP_S) : int(e / HOP_S)] = True
+    return mask
 
 
 class Embedder(Protocol):
@@ -75,17 +84,30 @@ class ResemblyzerEmbedder:
     name = "resemblyzer"
     PARTIAL_FRAMES = 160  # 1.6 s of 10 ms mel frames, what the encoder was trained on
 
+    def __init__(self) -> None:
+        self._mel: tuple[weakref.ref[np.ndarray], np.ndarray] | None = None
+
     def load(self) -> None:
         _voice_encoder()
 
+    def _mel_of(self, x: np.ndarray) -> np.ndarray:
+        """The channel's mel frames, computed once per signal: a call embeds its windows, then its backchannels (and,
+        for one cluster, a forced split) from the same signal."""
+        from resemblyzer.audio import wav_to_mel_spectrogram
+
+        if self._mel is not None and self._mel[0]() is x:
+            return self._mel[1]
+        mel = wav_to_mel_spectrogram(x.astype(np.float32))  # (frames, 40), 10 ms hop
+        self._mel = (weakref.ref(x), mel)
+        return mel
+
     def embed(self, x, rate, windows, speech_mask):
         import torch
-        from resemblyzer.audio import wav_to_mel_spectrogram
 
         enc = _voice_encoder()
         if rate != 16000:
             raise ValueError("resemblyzer expects 16 kHz audio")
-        mel = wav_to_mel_spectrogram(x.astype(np.float32))  # (frames, 40), 10 ms hop
+        mel = self._mel_of(x)
         batch = []
         for s, e in windows:
             a = int(s / HOP_S)

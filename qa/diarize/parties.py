@@ -29,7 +29,8 @@ import numpy as np
 RUNS_ON = 0.7  # share of a cluster's speaker changes into one other cluster that makes them one person
 
 
-def _centroids(z: np.ndarray, labels: np.ndarray, ks: Sequence[int]) -> np.ndarray:
+def centroids(z: np.ndarray, labels: np.ndarray, ks: Sequence[int]) -> np.ndarray:
+    """The unit mean of each cluster's (normalised) embeddings, in the order of ``ks``."""
     c = np.array([z[labels == k].mean(axis=0) for k in ks])
     return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
 
@@ -69,14 +70,14 @@ def settle_parties(
         large = [int(sizes.argmax())]
     small = ~np.isin(labels, large)
     if small.any():
-        cent = _centroids(z, labels, large)
+        cent = centroids(z, labels, large)
         labels[small] = np.array(large)[(z[small] @ cent.T).argmax(axis=1)]
     margins: list[float] = []
     while len(large) > parties:
         b = min(large, key=lambda k: ((labels == k).sum(), k))  # the smallest extra cluster
         rest = [k for k in large if k != b]
         adj = {k: v for k, v in adjacency(labels, times, b, step).items() if k in rest}
-        cent = _centroids(z, labels, rest + [b])
+        cent = centroids(z, labels, rest + [b])
         dist = 1.0 - cent[:-1] @ cent[-1]
         a = max(adj, key=lambda k: (adj[k], -k)) if adj else None
         if a is not None and adj[a] >= RUNS_ON:  # its speech runs on into one cluster: the same person
@@ -91,7 +92,7 @@ def settle_parties(
         large.remove(b)
     conf = 1.0
     if len(large) > 1:
-        cent = _centroids(z, labels, large)
+        cent = centroids(z, labels, large)
         dist = 1.0 - cent @ cent.T
         np.fill_diagonal(dist, np.inf)
         conf = math.tanh(float(dist.min()) / 0.15)

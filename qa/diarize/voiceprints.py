@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.diarize.embedded import windows_in
-from qa.diarize.embeddings import HOP_S, Embedder
+from qa.diarize.embeddings import Embedder, speech_mask
 from qa.errors import InputError
 from qa.types import Role, SpeakerRole, Speakers, VoiceMatch
 
@@ -57,10 +57,7 @@ def voice_of(
     wins = windows_in(speech_arr, 1.5, 0.75)
     if not wins:
         raise InputError("not enough speech to make a voiceprint (at least 0.4 s in one stretch)")
-    mask = np.zeros(int(len(x) / rate / HOP_S) + 1, dtype=bool)
-    for s, e in speech_arr:
-        mask[int(s / HOP_S) : int(e / HOP_S)] = True
-    embs = embedder.embed(x, rate, wins, mask)
+    embs = embedder.embed(x, rate, wins, speech_mask(x, rate, speech_arr))
     z = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-9)
     v = z.mean(axis=0)
     return v / max(float(np.linalg.norm(v)), 1e-9), float((speech_arr[:, 1] - speech_arr[:, 0]).sum())

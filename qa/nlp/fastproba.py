@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from qa.objcache import PerObject
+
 
 @dataclass(frozen=True)
 class _Fold:
@@ -80,16 +82,12 @@ def _compile(model: Any) -> _Compiled | None:
     return _Compiled(tuple(t for _, t in union.transformer_list), tuple(folds), len(classes))
 
 
-_CACHE: dict[int, tuple[Any, _Compiled | None]] = {}
+_COMPILED: PerObject[_Compiled | None] = PerObject(limit=32)
 
 
 def compiled(model: Any) -> _Compiled | None:
-    hit = _CACHE.get(id(model))
-    if hit is None or hit[0] is not model:
-        if len(_CACHE) > 32:
-            _CACHE.clear()
-        hit = _CACHE[id(model)] = (model, _compile(model))
-    return hit[1]
+    """The model's arrays, read once per loaded model (None: not a shape this module knows)."""
+    return _COMPILED.get(model, lambda: _compile(model))
 
 
 def features(c: _Compiled, texts: Sequence[str]) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from qa.nlp.tokens import lines_of_doc, norm_tokens
+from qa.objcache import PerObject
 from qa.scoring import language as L
 from qa.scoring import schema as S
 from qa.scoring.totals import Scored, TotalsRules, totals
@@ -278,27 +279,25 @@ class _PhrasePlan(NamedTuple):
     by_first: dict[str, tuple[int, ...]]  # first word -> the phrases (indices, in the rule's order) it starts
 
 
-_RULE_PHRASES: dict[int, tuple[object, _PhrasePlan]] = {}
+_RULE_PHRASES: PerObject[_PhrasePlan] = PerObject()
 
 
 def _rule_phrases(rule: S.PhraseRule | S.ForbiddenRule) -> _PhrasePlan:
     """A rule's phrases (translations included) as normalised tokens, once per rule object."""
-    hit = _RULE_PHRASES.get(id(rule))
-    if hit is None or hit[0] is not rule:
-        if len(_RULE_PHRASES) > 4096:
-            _RULE_PHRASES.clear()
-        phrases = tuple(p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p)
-        by_first: dict[str, list[int]] = {}
-        for i, p in enumerate(phrases):
-            by_first.setdefault(p[0], []).append(i)
-        plan = _PhrasePlan(
-            tuple((p, frozenset(p)) for p in phrases),
-            rule.within_s if isinstance(rule, S.PhraseRule) else None,
-            rule.last_s if isinstance(rule, S.PhraseRule) else None,
-            {w: tuple(ix) for w, ix in by_first.items()},
-        )
-        hit = _RULE_PHRASES[id(rule)] = (rule, plan)
-    return hit[1]
+    return _RULE_PHRASES.get(rule, lambda: _plan(rule))
+
+
+def _plan(rule: S.PhraseRule | S.ForbiddenRule) -> _PhrasePlan:
+    phrases = tuple(p for p in (phrase_tokens(x) for x in rule.all_phrases()) if p)
+    by_first: dict[str, list[int]] = {}
+    for i, p in enumerate(phrases):
+        by_first.setdefault(p[0], []).append(i)
+    return _PhrasePlan(
+        tuple((p, frozenset(p)) for p in phrases),
+        rule.within_s if isinstance(rule, S.PhraseRule) else None,
+        rule.last_s if isinstance(rule, S.PhraseRule) else None,
+        {w: tuple(ix) for w, ix in by_first.items()},
+    )
 
 
 def _phrase_hits(view: CallView, rule: S.PhraseRule | S.ForbiddenRule, rule_name: str) -> list[Evidence]:

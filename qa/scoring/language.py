@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from qa.objcache import PerObject
 from qa.scoring import schema as S
 from qa.types import Evidence
 
@@ -36,22 +37,18 @@ def spoken(doc: Mapping[str, Any], roles: Sequence[str], role: str) -> frozenset
     return frozenset(found or lang.get("languages") or ())
 
 
-_WRITTEN: dict[int, tuple[object, tuple[str, ...], frozenset[str]]] = {}
+_WRITTEN: PerObject[frozenset[str]] = PerObject()
 
 
 def written_in(rule: S.PhraseRule | S.ForbiddenRule | S.SemanticRule, card_languages: Sequence[str]) -> frozenset[str]:
     """The languages a rule's words are written in (its own, else the scorecard's; translations included), worked
     out once per rule object."""
-    key = tuple(card_languages)
-    hit = _WRITTEN.get(id(rule))
-    if hit is None or hit[0] is not rule or hit[1] != key:
+
+    def make() -> frozenset[str]:
         langs = frozenset(rule.languages or card_languages)
-        if not isinstance(rule, S.SemanticRule):
-            langs |= frozenset(rule.translations)
-        if len(_WRITTEN) > 4096:
-            _WRITTEN.clear()
-        hit = _WRITTEN[id(rule)] = (rule, key, langs)
-    return hit[2]
+        return langs if isinstance(rule, S.SemanticRule) else langs | frozenset(rule.translations)
+
+    return _WRITTEN.get(rule, make, tuple(card_languages))
 
 
 def readable(rule: S.Rule, doc: Mapping[str, Any], card_languages: Sequence[str]) -> frozenset[str] | None:
