@@ -20,6 +20,11 @@ def test_config_file_errors_name_file_and_field(tmp_path):
         load_config(p)
     msg = str(exc.value)
     assert "cfg.yaml: field 'asr.beam_size'" in msg and "cfg.yaml: field 'asr.modle': Extra inputs" in msg
+    p.write_text("diarize:\n  backchannels: maybe\n")
+    with pytest.raises(ConfigError, match="cfg.yaml: field 'diarize.backchannels'"):
+        load_config(p)
+    p.write_text("diarize:\n  backchannels: false\n")
+    assert load_config(p).diarize.backchannels is False and load_config(p).hash() != PipelineConfig().hash()
     p.write_text("asr: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(p)

@@ -114,6 +114,9 @@ def test_blocks_without_times_read_their_times_from_the_words():
     assert result(doc, MORE) == with_times and with_times.evidence[0].start == 40
     doc["sentences"]["times"] = doc_of([("agent", 0, "Hi.")])["sentences"]["times"]  # wrong length: not read
     assert result(doc, MORE) == with_times
+    for bad in ("not base64!", 17, None, "AAAA"):  # a hand-made block: the times come from the words
+        doc["sentences"]["times"] = bad
+        assert result(doc, MORE) == with_times
 
 
 def test_stored_tokens_are_read_only_when_made_from_this_text():
@@ -132,6 +135,7 @@ def test_stored_tokens_are_read_only_when_made_from_this_text():
     assert turn_tokens(doc["turns"][0]) == ("your", "request", "number", "241")
     stale = {**turn, "tokens": "x", "tokens_crc": turn["tokens_crc"] ^ 1}  # e.g. another TOKENS_VERSION
     assert turn_tokens(stale) == turn_tokens(turn) and TOKENS_VERSION
+    assert turn_tokens({**turn, "tokens": ["your"]}) == turn_tokens(turn)  # not a string: normalised again
 
 
 @pytest.mark.parametrize(

@@ -80,10 +80,12 @@ def pack(sv: SentenceVectors) -> dict[str, Any]:
 def unpack_times(data: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """Start and end of every sentence of a packed block (from its ``times``; blocks from before: from the words)."""
     n = len(data["spans"])
-    if data.get("times") is not None:
-        t = np.frombuffer(base64.b64decode(data["times"]), np.float64)
+    try:
+        t = np.frombuffer(base64.b64decode(data["times"], validate=True), np.float64)
         if len(t) == 2 * n:
             return t[0::2], t[1::2]
+    except (KeyError, TypeError, ValueError):  # none (a block from before), or not base64 float64 pairs: the words'
+        pass
     starts = [float(turns[t]["words"][a]["start"]) for t, a, _ in data["spans"]]
     ends = [float(turns[t]["words"][b]["end"]) for t, _, b in data["spans"]]
     return np.asarray(starts, np.float64), np.asarray(ends, np.float64)

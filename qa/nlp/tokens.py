@@ -61,7 +61,7 @@ def turn_tokens(turn: Mapping[str, Any]) -> tuple[str, ...]:
     normalised now (documents from before, hand-edited text, a scrubbed transcript)."""
     text = turn["text"]
     stored = turn.get("tokens")
-    if stored is not None and turn.get("tokens_crc") == _crc(text):
+    if isinstance(stored, str) and turn.get("tokens_crc") == _crc(text):
         return tuple(stored.split())
     return tuple(norm_tokens(text))
 
