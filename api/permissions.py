@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "calls:read": ALL,  # agents: only their own calls (enforced by the query)
     "calls:transcript": frozenset({"admin", "reviewer", "supervisor", "agent"}),
     "calls:audio": frozenset({"admin", "reviewer", "supervisor", "agent"}),
+    "calls:roles": frozenset({"admin", "reviewer", "supervisor"}),  # confirm which speaker is the agent
     "evaluations:read": ALL,
     "evaluations:override": frozenset({"admin", "reviewer"}),
     "evaluations:release": frozenset({"admin", "reviewer", "supervisor"}),

@@ -230,6 +230,23 @@ class OverrideIn(_In):
     comment: Text(2000, "comment") = Field(description="Why the answer changes (required: the audit keeps it).")
 
 
+class RolesIn(_In):
+    agent_speaker: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] = Field(
+        description="The call's speaker (spk0, spk1 on one channel; ch0, ch1 on two) that is the agent."
+    )
+
+
+class RolesOut(BaseModel):
+    call_id: str
+    agent_speaker: str
+    agrees: bool = Field(description="The automatic roles said the same.")
+    confirmed_at: dt.datetime
+    voiceprint: str = Field(
+        description="What happens next for the agent's voiceprint: `qa agents learn` adds the call's agent speech "
+        "when the call has an agent_id and its recording is kept."
+    )
+
+
 class CalibrationIn(_In):
     call_id: CallRef
     name: Text(200, "name")

@@ -1,4 +1,5 @@
-"""``qa agents enroll / list / forget``: agent voiceprints in a file (see :mod:`qa.diarize.voiceprints`)."""
+"""``qa agents enroll / learn / list / forget``: agent voiceprints in a file or the results store (see
+:mod:`qa.diarize.voiceprints`, :mod:`qa.store.voiceprints`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,20 @@ from qa.errors import InputError, QAError
 from qa.identifiers import check_identifier
 
 agents_app = typer.Typer(
-    help="Agent voiceprints (biometric personal data): enroll from calls or a clip, list, forget. Kept in one file "
-    "(mode 0600), never exported; point diarize.voiceprints in the config at it to use it on mono calls."
+    help="Agent voiceprints (biometric personal data): enroll from calls or a clip, learn from calls whose roles a "
+    "reviewer confirmed, list, forget. Kept in one file (mode 0600) or in the results store (give its database URL "
+    "as --voiceprints; every change and listing is audited there), never exported; point diarize.voiceprints in the "
+    "config at the same place to use them on mono calls."
 )
 DEFAULT_FILE = os.environ.get("CALLQA_VOICEPRINTS", "voiceprints.json")
-FileOpt = Annotated[Path, typer.Option("--voiceprints", help="Voiceprint file ($CALLQA_VOICEPRINTS).")]
+FileOpt = Annotated[
+    str,
+    typer.Option(
+        "--voiceprints",
+        help="Where the voiceprints are: a file, or the results store's database URL (sqlite:///qa.db, "
+        "postgresql://...) ($CALLQA_VOICEPRINTS).",
+    ),
+]
 
 
 def _fail(message: str) -> None:
@@ -57,13 +67,13 @@ def enroll(
             "agent alone (one channel). Repeat for several.",
         ),
     ],
-    voiceprints: FileOpt = Path(DEFAULT_FILE),
+    voiceprints: FileOpt = DEFAULT_FILE,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML pipeline config.")] = None,
 ) -> None:
-    """Build or update an agent's voiceprint (a seconds-weighted mean over every source)."""
+    """Build or update an agent's voiceprint (a seconds-weighted mean over every source; a source already in the
+    print is not counted twice)."""
     from qa.config import load_config
-    from qa.diarize.embeddings import get_embedder
-    from qa.diarize.voiceprints import VoiceprintFile, encoder_identity, voice_of
+    from qa.diarize.voiceprints import encoder_identity, open_voiceprints, voice_of
     from qa.pipeline import Pipeline
 
     try:  # bad input is refused before any model loads or the file is touched
@@ -71,31 +81,107 @@ def enroll(
         missing = [str(p) for p in sources if not p.is_file()]
         if missing:
             raise InputError(f"--from: no such file: {', '.join(missing)}")
+        store = open_voiceprints(voiceprints)
         cfg = load_config(config).with_overrides({"nlp.enabled": False})
         pipe = Pipeline(cfg)
-        embedder = get_embedder(cfg.diarize.embedding)
-        embedder.load()
-        store = VoiceprintFile(voiceprints)
+        embedder = _embedder(cfg)
+        vp = None
         for src in sources:
             audio, speech, how = agent_speech(src, pipe)
             vector, seconds = voice_of(embedder, audio.samples[0], audio.sample_rate, speech)
-            vp = store.enroll(agent_id, vector, seconds, encoder_identity(embedder))
-            typer.echo(f"{src.name}: {seconds:.1f} s of speech from the {how}")
+            added = store.enroll(agent_id, vector, seconds, encoder_identity(embedder), audio.info.sha256[:16])
+            vp = added or vp
+            what = f"{seconds:.1f} s of speech from the {how}" if added else "already in the print, not counted again"
+            typer.echo(f"{src.name}: {what}")
+        vp = vp or store.load().get(agent_id)
     except QAError as exc:
         _fail(str(exc))
+    assert vp is not None
     typer.echo(
         f"{agent_id}: voiceprint from {vp.sources} source(s), {vp.seconds:.1f} s, encoder {vp.encoder} "
-        f"{vp.encoder_version}; saved in {voiceprints}"
+        f"{vp.encoder_version}; saved in {_where(voiceprints)}"
     )
 
 
-@agents_app.command("list")
-def list_agents(voiceprints: FileOpt = Path(DEFAULT_FILE)) -> None:
-    """Enrolled agents (never the voiceprints themselves)."""
-    from qa.diarize.voiceprints import VoiceprintFile
+def _embedder(cfg):
+    from qa.diarize.embeddings import get_embedder
+
+    embedder = get_embedder(cfg.diarize.embedding)
+    embedder.load()
+    return embedder
+
+
+def _where(spec: str) -> str:
+    from qa.diarize.voiceprints import is_database_url
+    from qa.store.db import normalize_url
+
+    if not is_database_url(spec):
+        return spec
+    from sqlalchemy.engine import make_url
+
+    return "the store " + make_url(normalize_url(spec)).render_as_string(hide_password=True)
+
+
+@agents_app.command("learn")
+def learn(
+    db: Annotated[str, typer.Option("--db", help="The results store (database URL) with the confirmed calls.")],
+    voiceprints: Annotated[
+        str | None,
+        typer.Option("--voiceprints", help="Where the voiceprints are (a file or a database URL); default: --db."),
+    ] = None,
+    calls: Annotated[
+        list[str] | None,
+        typer.Option("--call", help="Only this call (repeat); default: every confirmed call not yet learnt from."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML pipeline config.")] = None,
+) -> None:
+    """Add the calls whose roles a reviewer confirmed (PUT /calls/{id}/roles, or the console's call page) to their
+    agents' voiceprints: the confirmed agent speaker's speech, read from the call's stored recording. Each call is
+    counted once; calls without an agent_id, without their audio, or re-processed since the confirmation are
+    listed and skipped."""
+    from qa.audio.decode import load_audio
+    from qa.config import load_config
+    from qa.diarize.voiceprints import encoder_identity, open_voiceprints, voice_of
+    from qa.store.db import open_store
+    from qa.store.voiceprints import confirmed_calls, mark_enrolled
 
     try:
-        prints = VoiceprintFile(voiceprints).load()
+        store = open_store(db)
+        target = open_voiceprints(voiceprints or db)
+        with store.session() as s:
+            ready, skipped = confirmed_calls(s, calls or None)
+        for line in skipped:
+            typer.echo(f"skipped {line}")
+        if not ready:
+            typer.echo("no confirmed call to learn from")
+            return
+        embedder = _embedder(load_config(config))
+        for c in ready:
+            try:
+                audio, _ = load_audio(c.audio_path)
+                x = audio.samples[c.channel] if c.channel is not None else audio.samples.mean(axis=0)
+                vector, seconds = voice_of(embedder, x, audio.sample_rate, c.agent_speech)
+            except QAError as exc:
+                typer.echo(f"skipped {c.call_id}: {exc}")
+                continue
+            added = target.enroll(c.agent_id, vector, seconds, encoder_identity(embedder), c.call_id)
+            with store.session() as s:
+                mark_enrolled(s, c.call_id)
+            what = f"{seconds:.1f} s of speech added" if added else "already in the print"
+            typer.echo(f"{c.call_id}: agent {c.agent_id}, {what}")
+    except QAError as exc:
+        _fail(str(exc))
+
+
+@agents_app.command("list")
+def list_agents(voiceprints: FileOpt = DEFAULT_FILE) -> None:
+    """Enrolled agents (never the voiceprints themselves); audited in the store."""
+    from qa.diarize.voiceprints import open_voiceprints
+
+    try:
+        source = open_voiceprints(voiceprints)
+        listing = getattr(source, "listing", source.load)
+        prints = listing()
     except QAError as exc:
         _fail(str(exc))
     if not prints:
@@ -109,18 +195,18 @@ def list_agents(voiceprints: FileOpt = Path(DEFAULT_FILE)) -> None:
 @agents_app.command("forget")
 def forget(
     agent_id: Annotated[str, typer.Argument(help="The agent whose voiceprint is deleted.")],
-    voiceprints: FileOpt = Path(DEFAULT_FILE),
+    voiceprints: FileOpt = DEFAULT_FILE,
 ) -> None:
-    """Delete an agent's voiceprint (the file is rewritten without it)."""
-    from qa.diarize.voiceprints import VoiceprintFile
+    """Delete an agent's voiceprint (the file is rewritten without it; in the store the row goes, audited)."""
+    from qa.diarize.voiceprints import open_voiceprints
 
     try:
         check_identifier(agent_id, "agent_id")
-        removed = VoiceprintFile(voiceprints).forget(agent_id)
+        removed = open_voiceprints(voiceprints).forget(agent_id)
     except QAError as exc:
         _fail(str(exc))
     if not removed:
-        _fail(f"no voiceprint for {agent_id} in {voiceprints}")
+        _fail(f"no voiceprint for {agent_id} in {_where(voiceprints)}")
     typer.echo(f"forgot {agent_id}")
 
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qa.errors import ConfigError
 from qa.yamlfile import read_yaml_mapping
@@ -125,9 +125,23 @@ class DiarizeConfig(_Strict):
     )
     voiceprints: str | None = Field(
         None,
-        description="Agent voiceprint file (qa agents enroll): on a mono call the speaker matching the call's "
-        "agent_id is the agent; without an agent_id the best-matching enrolled agent is suggested.",
+        description="Agent voiceprints (qa agents enroll): a file, or the results store's database URL. On a mono "
+        "call the speaker matching the call's agent_id is the agent; without an agent_id the best-matching enrolled "
+        "agent is suggested.",
     )
+    voiceprint_learning: bool = Field(
+        False,
+        description="Refine agents' voiceprints as calls arrive: a two-channel call with an agent_id whose agent "
+        "channel was decided with confidence >= 0.9 (and not contradicted) adds that channel's voice to the agent's "
+        "print (each call once). Needs diarize.voiceprints.",
+    )
+
+    @model_validator(mode="after")
+    def _learning_needs_prints(self) -> DiarizeConfig:
+        if self.voiceprint_learning and not self.voiceprints:
+            raise ValueError("voiceprint_learning needs diarize.voiceprints (a file or a database URL to keep them)")
+        return self
+
     threshold: dict[str, float] = Field(
         default_factory=lambda: {"mfcc": 0.15, "resemblyzer": 0.25},  # bench/diarization.py sweep
         description="Cosine distance at which the clustering tree is cut, per embedding.",

@@ -36,6 +36,7 @@ def call_document(call: CallAnalysis) -> dict[str, Any]:
             "count": call.speakers.count,
             "count_confidence": call.speakers.count_confidence,
             "voiceprint": to_jsonable(call.speakers.voice_match),
+            "voiceprint_learned": to_jsonable(call.speakers.voice_learned),
             "roles": to_jsonable(call.speakers.roles),
             "segments": to_jsonable(call.speakers.segments),
         },

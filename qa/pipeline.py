@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,14 +28,14 @@ from qa import stages as registry
 from qa.asr.whisper import WhisperTranscriber
 from qa.audio import activity as act
 from qa.audio.decode import load_audio
-from qa.audio.layout import resolve_layout
+from qa.audio.layout import agent_channel, resolve_layout
 from qa.config import PipelineConfig
 from qa.diarize.base import SpeakerBackend
-from qa.diarize.channel_roles import SIDES, decide_channels
+from qa.diarize.channel_roles import SIDES, ChannelDecision, decide_channels
 from qa.diarize.channels import ChannelSpeakers
 from qa.diarize.embedded import EmbeddedDiarizer
 from qa.diarize.roles import pin_roles
-from qa.errors import AudioDecodeError, SilentAudioError
+from qa.errors import AudioDecodeError, InputError, SilentAudioError
 from qa.metrics.conversation import compute_metrics
 from qa.nlp.emergency import EmergencyTriage
 from qa.nlp.redact import redact_turns
@@ -58,15 +59,20 @@ from qa.types import (
     Speakers,
     Summary,
     Turn,
+    VoiceLearned,
     Warning_,
     Word,
 )
 
 if TYPE_CHECKING:
+    from qa.diarize.embeddings import Embedder
+    from qa.diarize.voiceprints import Voiceprints
     from qa.llm.stage import LlmStage
     from qa.scoring.scorer import Scorer
 
 log = logging.getLogger("qa.pipeline")
+
+LEARN_MIN_CONFIDENCE = 0.9  # a two-channel call adds to its agent's voiceprint only when its roles are this sure
 
 LOW_WORD_COVERAGE = 0.5
 _WARM_UP = (
@@ -104,6 +110,7 @@ class Pipeline:
     scorer: Scorer | None = None
 
     def __post_init__(self) -> None:
+        self._prints: Voiceprints | None = None
         self.slots = registry.chosen(self.config)
         self.stages = registry.build(self.config, self.slots)
         st = self.stages
@@ -189,26 +196,62 @@ class Pipeline:
     def requested_layout(self, metadata: CallMetadata | None) -> str:
         return (metadata.channels if metadata and metadata.channels else None) or self.config.audio.channels
 
+    def _voiceprint_source(self) -> Voiceprints | None:
+        """The configured voiceprints (a file or the store), opened once."""
+        spec = self.config.diarize.voiceprints
+        if not spec:
+            return None
+        if self._prints is None:
+            from qa.diarize.voiceprints import open_voiceprints
+            from qa.store.audit import Actor
+
+            self._prints = open_voiceprints(spec, Actor(None, f"pipeline:{socket.gethostname()}"[:100], "worker"))
+        return self._prints
+
     def _voiceprints_hash(self) -> str:
-        """Enrolling or forgetting an agent can change a mono call's roles: the file's content is part of the hash."""
-        path = self.config.diarize.voiceprints
-        if not path or not Path(path).exists():
-            return ""
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        """Enrolling or forgetting an agent can change a mono call's roles: who is enrolled, with which encoder, is
+        part of the hash (a print refined by learning is not: calls already done are not all redone for it)."""
+        from qa.diarize.voiceprints import enrolled_identity
 
-    def _voiceprints(self, speakers: Speakers, audio: Audio, agent_id: str | None) -> Speakers:
-        from qa.diarize.voiceprints import VoiceprintFile, apply_match, encoder_identity, match, speaker_vectors
+        source = self._voiceprint_source()
+        return enrolled_identity(source.load()) if source is not None else ""
 
-        path = self.config.diarize.voiceprints
-        prints = VoiceprintFile(path).load() if path else None
-        if not prints:
-            return speakers
+    def _embedder(self) -> Embedder:
         diarizer = self.stages["speakers.voiceprints"]
         assert isinstance(diarizer, EmbeddedDiarizer)
-        embedder = diarizer.embedder
-        embedder.load()
+        diarizer.embedder.load()
+        return diarizer.embedder
+
+    def _voiceprints(self, speakers: Speakers, audio: Audio, agent_id: str | None) -> Speakers:
+        from qa.diarize.voiceprints import apply_match, encoder_identity, match, speaker_vectors
+
+        source = self._voiceprint_source()
+        prints = source.load() if source is not None else None
+        if not prints:
+            return speakers
+        embedder = self._embedder()
         vectors = speaker_vectors(speakers, embedder, audio.samples[0], audio.sample_rate)
         return apply_match(speakers, match(vectors, prints, encoder_identity(embedder), agent_id))
+
+    def _learn_voice(
+        self, speakers: Speakers, audio: Audio, decision: ChannelDecision, agent_id: str, call_id: str
+    ) -> Speakers:
+        """A confidently decided two-channel call adds its agent channel to the agent's voiceprint (once per call)."""
+        from qa.diarize.voiceprints import encoder_identity, voice_of
+
+        source = self._voiceprint_source()
+        if source is None or decision.warnings or decision.confidence < LEARN_MIN_CONFIDENCE:
+            return speakers
+        ch = agent_channel(decision.layout)
+        speech = [(s.start, s.end) for s in speakers.segments if s.speaker == f"ch{ch}"]
+        embedder = self._embedder()
+        try:
+            vector, seconds = voice_of(embedder, audio.samples[ch], audio.sample_rate, speech)
+        except InputError:  # too little of the agent's speech to say anything
+            return speakers
+        added = source.enroll(agent_id, vector, seconds, encoder_identity(embedder), source_id=call_id)
+        log.info("call %s: agent %s voiceprint %s", call_id, agent_id, "refined" if added else "already had it")
+        return replace(speakers, voice_learned=VoiceLearned(agent_id, round(seconds, 1), added is not None))
 
     def _channel_mode(self, requested: str) -> tuple[bool, str | None]:
         """(auto, prior): under ``audio.channels: auto`` a manifest layout is only a prior; ``auto`` asked for in the
@@ -265,6 +308,8 @@ class Pipeline:
             speakers = backend(audio, layout, tuple(transcripts), activity)
         if layout == "mono" and self.config.diarize.voiceprints:
             speakers = self._voiceprints(speakers, audio, metadata.agent_id)
+        elif decision is not None and metadata.agent_id and self.config.diarize.voiceprint_learning:
+            speakers = self._learn_voice(speakers, audio, decision, metadata.agent_id, call_id)
         if metadata.roles and layout == "mono":
             speakers = pin_roles(speakers, metadata.roles)
         timings["diarize"] = time.perf_counter() - t

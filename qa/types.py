@@ -147,6 +147,15 @@ class VoiceMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceLearned:
+    """A two-channel call whose agent channel was added to the agent's voiceprint (never the vector)."""
+
+    agent_id: str
+    seconds: float  # of the agent's speech added
+    added: bool  # False: this call was already in the print (re-processed), nothing added
+
+
+@dataclass(frozen=True, slots=True)
 class Speakers:
     """The diarization stage's output: who spoke when, words attributed, roles decided."""
 
@@ -156,6 +165,7 @@ class Speakers:
     roles: tuple[SpeakerRole, ...]
     count_confidence: float | None = None  # how sure the number of speakers is (None: not estimated)
     voice_match: VoiceMatch | None = None  # an enrolled agent's voiceprint, when one was checked
+    voice_learned: VoiceLearned | None = None  # this call refined its agent's voiceprint (diarize.voiceprint_learning)
 
     @property
     def count(self) -> int:

@@ -93,6 +93,7 @@ def test_permission_matrix_every_role_every_endpoint(api):
         ("PATCH", "/coaching/{note_id}"): {"status": "in_progress"},
         ("POST", "/users"): {"name": "new-user", "role": "hr"},
         ("POST", "/users/{name}/rotate"): {},
+        ("PUT", "/calls/{call_id}/roles"): {"agent_speaker": "ch0"},
     }
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     checked = 0
@@ -120,6 +121,44 @@ def test_permission_matrix_every_role_every_endpoint(api):
     }
     assert {r for r, c in up.items() if c != 403} == set(PERMISSIONS["calls:upload"])
     assert checked >= 5 * 20
+
+
+def test_a_reviewer_confirms_who_the_agent_is_checked_by_role_and_object_and_audited(api):
+    from qa.store.models import AuditRow, RoleConfirmation
+
+    client, keys, ids, docs = api
+    store = client.app.state.store
+    own, other = ids[0], ids[4]  # A1/east (stereo pothole_report), A2/west
+    roles = {r["speaker"]: r["role"] for r in docs[0]["speakers"]["roles"]}
+    agent = next(k for k, v in roles.items() if v == "agent")
+    caller = next(k for k, v in roles.items() if v != "agent")
+    assert client.put(f"/calls/{own}/roles", json={"agent_speaker": agent}, headers=h(keys["agent"])).status_code == 403
+    assert client.put(f"/calls/{own}/roles", json={"agent_speaker": agent}, headers=h(keys["hr"])).status_code == 403
+    bad = client.put(f"/calls/{own}/roles", json={"agent_speaker": "spk9"}, headers=h(keys["reviewer"]))
+    assert bad.status_code == 422 and "no speaker 'spk9'" in bad.json()["detail"] and agent in bad.json()["detail"]
+    for body in ({"agent_speaker": "x" * 21}, {"agent_speaker": agent, "extra": 1}, {}):
+        assert client.put(f"/calls/{own}/roles", json=body, headers=h(keys["reviewer"])).status_code == 422
+    nope = client.put("/calls/nope/roles", json={"agent_speaker": agent}, headers=h(keys["reviewer"]))
+    assert nope.status_code == 404
+    with store.session() as s:
+        assert s.get(RoleConfirmation, own) is None  # nothing refused was recorded
+    ok = client.put(f"/calls/{own}/roles", json={"agent_speaker": agent}, headers=h(keys["reviewer"]))
+    assert ok.status_code == 200 and ok.json()["agrees"] is True and ok.json()["voiceprint"].startswith("ready")
+    fix = client.put(f"/calls/{own}/roles", json={"agent_speaker": caller}, headers=h(keys["admin"]))
+    assert fix.status_code == 200 and fix.json()["agrees"] is False  # a correction replaces the confirmation
+    with store.session() as s:
+        row = s.get(RoleConfirmation, own)
+        assert row.agent_speaker == caller and not row.agrees
+        trail = s.query(AuditRow).filter(AuditRow.action == "call.roles_confirm").order_by(AuditRow.id).all()
+        assert [(r.object_id, r.details["agrees"], r.actor_role) for r in trail] == [
+            (own, True, "reviewer"),
+            (own, False, "admin"),
+        ]
+    # a supervisor limited to another team sees neither the call nor a hint that it exists; their own team's call works
+    k = add_user(store, "u-sup-west", "supervisor", team="west")
+    assert client.put(f"/calls/{own}/roles", json={"agent_speaker": agent}, headers=h(k)).status_code == 404
+    theirs = next(r["speaker"] for r in docs[4]["speakers"]["roles"] if r["role"] == "agent")
+    assert client.put(f"/calls/{other}/roles", json={"agent_speaker": theirs}, headers=h(k)).status_code == 200
 
 
 def test_agents_see_only_their_own_calls_and_pii_is_redacted_by_role(api):

@@ -148,6 +148,14 @@ def test_every_write_route_leaves_an_audit_row(env, store):
             ),
         ),
         (
+            ("PUT", "/calls/{call_id}/roles"),
+            (
+                "reviewer",
+                lambda: client.put(f"/calls/{cid}/roles", json={"agent_speaker": "ch0"}, headers=h(keys["reviewer"])),
+                "call.roles_confirm",
+            ),
+        ),
+        (
             ("POST", "/coaching"),
             (
                 "supervisor",
@@ -355,11 +363,11 @@ def test_db_downgrade_refuses_to_drop_the_audit_trail_without_force(tmp_path):
         eng.dispose()
         return names
 
-    for target in ("base", "0001", "-5"):
+    for target in ("base", "0001", "-6"):
         res = runner.invoke(cli, ["db", "downgrade", "--db", url, "--", target])
         assert res.exit_code == 2 and "audit" in res.output and "--force" in res.output, res.output
         assert "audit_log" in tables()
-    for _ in range(4):  # 0006 -> 0005 (search key) -> 0004 (search) -> 0003 (no evaluation revisions) -> 0002
+    for _ in range(5):  # 0007 -> 0006 (voiceprints) -> 0005 (search key) -> 0004 (search) -> 0003 -> 0002
         res = runner.invoke(cli, ["db", "downgrade", "--db", url])
         assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["db", "downgrade", "--db", url])

@@ -293,6 +293,29 @@ def test_override_needs_csrf_and_goes_through_the_api_handler(console):
         assert r.status_code == 403, role
 
 
+def test_a_reviewer_confirms_the_agent_speaker_on_the_call_page(console):
+    app, store, keys, ids, docs = console
+    c = TestClient(app)
+    sign_in(c, keys["reviewer"])
+    page = c.get(f"/ui/calls/{ids[0]}").text
+    assert 'id="roles-form"' in page and "Not confirmed yet" in page
+    agent = next(r["speaker"] for r in docs[0]["speakers"]["roles"] if r["role"] == "agent")
+    url = f"/ui/calls/{ids[0]}/roles"
+    assert c.post(url, data={"agent_speaker": agent}, follow_redirects=False).status_code == 403  # no CSRF token
+    bad = c.post(url, data={"agent_speaker": "spk7", "csrf": csrf_of(page)}, follow_redirects=False)
+    assert bad.status_code == 422 and "no speaker" in bad.text
+    assert "call.roles_confirm" not in audit_actions(store)
+    ok = c.post(url, data={"agent_speaker": agent, "csrf": csrf_of(page)}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].endswith("#h-transcript")
+    assert f"Confirmed: {agent} is the agent." in c.get(f"/ui/calls/{ids[0]}").text
+    assert audit_actions(store).count("call.roles_confirm") == 1
+    for role in ("hr", "agent"):  # no form, and the post is refused
+        sign_in(c, keys[role])
+        assert 'id="roles-form"' not in c.get(f"/ui/calls/{ids[0]}").text
+        r = c.post(url, data={"agent_speaker": agent, "csrf": csrf_of(c.get("/").text)}, follow_redirects=False)
+        assert r.status_code == 403, role
+
+
 def test_agent_acknowledges_and_disputes_with_the_api_lifecycle(console):
     app, store, keys, ids, docs = console
     api = TestClient(app)

@@ -348,7 +348,7 @@ def test_m5_migration_fills_the_redacted_search_column_and_releases_existing_eva
         s.add(Review(evaluation_id=ev_id, item_id="greeting", answer="no", comment="c", reviewer_id=uid))
         s.add(Dispute(evaluation_id=ev_id, item_id="closing", agent_user_id=uid, reason="r"))
     before = _counts(store)
-    migrate(store.engine, "-5")  # back to 0001 (past 0006 ... 0002): the new columns are gone
+    migrate(store.engine, "-6")  # back to 0001 (past 0007 ... 0002): the new columns are gone
     migrate(store.engine)
     with store.engine.connect() as c:
         red, released, skey = c.execute(text("SELECT search_redacted, released_at, search_key FROM calls")).one()

@@ -189,10 +189,10 @@ def test_downgrading_evaluation_revisions_is_refused_then_keeps_revision_one(sto
                               state=state, current=current, auto_score=1.0, auto_percent=50.0, auto_passed=False,
                               data={})
             )  # fmt: skip
-    assert downgrade_losses(store.engine, "-3") == ["1 evaluation revisions (with their reviews) (revision 0004)"]
+    assert downgrade_losses(store.engine, "-4") == ["1 evaluation revisions (with their reviews) (revision 0004)"]
     with pytest.raises(StoreError, match="--force"):
-        downgrade(store.engine, "-3")
-    downgrade(store.engine, "-3", force=True)
+        downgrade(store.engine, "-4")
+    downgrade(store.engine, "-4", force=True)
     with store.engine.connect() as c:
         assert c.execute(text("SELECT state, current FROM evaluations")).all() == [("final", True)]
     migrate(store.engine)

@@ -146,3 +146,165 @@ def test_agents_commands_refuse_bad_input_with_one_message_and_keep_the_file(tmp
     empty = tmp_path / "none.json"
     res = runner.invoke(app, ["agents", "forget", "A1", "--voiceprints", str(empty)])
     assert res.exit_code == 2 and "no voiceprint for A1" in res.output and not empty.exists()
+
+
+def test_a_source_is_counted_once_and_old_files_without_source_ids_still_load(tmp_path):
+    import json
+
+    f = VoiceprintFile(tmp_path / "vp.json")
+    first = f.enroll("A-1", _unit(1, 0, 0), 30.0, ENC, source_id="call-1")
+    assert first.source_ids == ("call-1",)
+    assert f.enroll("A-1", _unit(0, 1, 0), 30.0, ENC, source_id="call-1") is None  # re-processed: not again
+    assert f.load()["A-1"] == first
+    raw = json.loads((tmp_path / "vp.json").read_text())
+    del raw["agents"]["A-1"]["source_ids"]  # a file written before source ids existed
+    (tmp_path / "vp.json").write_text(json.dumps(raw))
+    assert f.load()["A-1"].source_ids == ()
+    assert f.enroll("A-1", _unit(0, 1, 0), 30.0, ENC, source_id="call-2").sources == 2
+
+
+def test_the_config_hash_follows_who_is_enrolled_not_each_refinement(tmp_path):
+    from qa.config import PipelineConfig
+    from qa.pipeline import Pipeline
+
+    vp = tmp_path / "vp.json"
+    pipe = Pipeline(PipelineConfig().with_overrides({"nlp.enabled": False, "diarize.voiceprints": str(vp)}))
+    none = pipe.call_config_hash()
+    VoiceprintFile(vp).enroll("A-1", _unit(1, 0, 0), 10.0, ENC, "c1")
+    one = pipe.call_config_hash()
+    VoiceprintFile(vp).enroll("A-1", _unit(0, 1, 0), 10.0, ENC, "c2")  # learnt from another call
+    assert pipe.call_config_hash() == one != none
+    VoiceprintFile(vp).forget("A-1")
+    assert pipe.call_config_hash() == none
+
+
+def test_learning_needs_somewhere_to_keep_the_prints():
+    from qa.config import PipelineConfig
+    from qa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="voiceprint_learning needs diarize.voiceprints"):
+        PipelineConfig().with_overrides({"diarize.voiceprint_learning": True})
+
+
+def test_store_voiceprints_round_trip_count_each_source_once_and_audit_every_change(store):
+    from qa.store.audit import Actor
+    from qa.store.models import AuditRow, VoiceprintRow
+    from qa.store.voiceprints import StoreVoiceprints
+
+    prints = StoreVoiceprints(store, Actor(None, "pipeline:test", "worker"))
+    a = prints.enroll("A-1", _unit(1, 0.5, 0), 30.0, ENC, "c1")
+    b = prints.enroll("A-1", _unit(0, 1, 0), 10.0, ENC, "c2")
+    assert prints.enroll("A-1", _unit(0, 0, 1), 99.0, ENC, "c2") is None
+    got = prints.load()["A-1"]
+    assert got.sources == 2 == b.sources and got.seconds == 40.0 and got.source_ids == ("c1", "c2")
+    assert np.allclose(got.vector, b.vector, atol=1e-6) and not np.allclose(got.vector, a.vector, atol=1e-3)
+    prints.enroll("A-2", _unit(0, 0, 1), 5.0, ENC)
+    assert set(StoreVoiceprints(store).listing()) == {"A-1", "A-2"}
+    assert prints.forget("A-2") and not prints.forget("A-2")
+    with store.session() as s:
+        trail = [(r.action, r.object_id, r.actor_name) for r in s.query(AuditRow).order_by(AuditRow.id)]
+        details = [r.details for r in s.query(AuditRow)]
+        assert s.query(VoiceprintRow).count() == 1
+    assert trail == [
+        ("voiceprint.enroll", "A-1", "pipeline:test"),
+        ("voiceprint.update", "A-1", "pipeline:test"),
+        ("voiceprint.enroll", "A-2", "pipeline:test"),
+        ("voiceprint.list", None, trail[3][2]),
+        ("voiceprint.forget", "A-2", "pipeline:test"),
+    ]
+    assert trail[3][2].startswith("cli:")
+    assert not any("vector" in d for d in details)  # the print itself never goes into the trail
+
+
+def test_agents_commands_work_on_the_store_and_refuse_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.store.db import open_store
+    from qa.store.voiceprints import StoreVoiceprints
+
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    StoreVoiceprints(open_store(url)).enroll("A-7", _unit(1, 0, 0), 12.0, ENC, "c1")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["agents", "list", "--voiceprints", url])
+    assert listed.exit_code == 0 and "A-7\t1 source(s)\t12.0 s" in listed.output
+    res = runner.invoke(app, ["agents", "forget", "A-8", "--voiceprints", url])
+    assert res.exit_code == 2 and "no voiceprint for A-8 in the store sqlite:///" in res.output
+    assert runner.invoke(app, ["agents", "forget", "A-7", "--voiceprints", url]).exit_code == 0
+    assert "no enrolled agents" in runner.invoke(app, ["agents", "list", "--voiceprints", url]).output
+    res = runner.invoke(app, ["agents", "learn", "--db", url])
+    assert res.exit_code == 0 and "no confirmed call to learn from" in res.output
+    res = runner.invoke(app, ["agents", "learn", "--db", url, "--call", "0123456789abcdef"])
+    assert res.exit_code == 0 and "skipped 0123456789abcdef: no role confirmation" in res.output
+
+
+@pytest.mark.slow
+def test_two_channel_calls_teach_the_store_and_a_confirmed_mono_call_adds_to_the_print(tmp_path):
+    """Real audio end to end: a confidently decided two-channel call refines its agent's print in the store (once);
+    the print then names the agent on a mono call; a reviewer's confirmation of a mono call adds it via `learn`."""
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.config import PipelineConfig
+    from qa.document import call_document
+    from qa.pipeline import Pipeline
+    from qa.store.audit import Actor
+    from qa.store.calls import import_document
+    from qa.store.db import open_store
+    from qa.store.models import AuditRow, Call
+    from qa.store.voiceprints import StoreVoiceprints, confirm_roles
+    from qa.types import CallMetadata
+
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    store = open_store(url)
+    cfg = PipelineConfig().with_overrides(
+        {
+            "asr.model": "tiny.en",
+            "asr.cpu_threads": 2,
+            "nlp.enabled": False,
+            "diarize.voiceprints": url,
+            "diarize.voiceprint_learning": True,
+        }
+    )
+    pipe = Pipeline(cfg)
+    before = pipe.call_config_hash()
+    call = pipe.process(SAMPLES / "pothole_report.flac", CallMetadata(agent_id="A-1042"))
+    learned = call_document(call)["speakers"]["voiceprint_learned"]
+    assert learned["agent_id"] == "A-1042" and learned["added"] and learned["seconds"] > 10
+    vp = StoreVoiceprints(store).load()["A-1042"]
+    assert vp.sources == 1 and vp.source_ids == (call.call_id,)
+    assert pipe.call_config_hash() != before  # a new agent is enrolled: mono calls are redone
+    again = pipe.process(SAMPLES / "pothole_report.flac", CallMetadata(agent_id="A-1042"))
+    assert again.speakers.voice_learned.added is False and StoreVoiceprints(store).load()["A-1042"].sources == 1
+    assert pipe.process(SAMPLES / "pothole_report.flac").speakers.voice_learned is None  # no agent_id: nothing
+
+    mono = pipe.process(SAMPLES / "noise_complaint_mono.flac", CallMetadata(agent_id="A-1042"))
+    m = mono.speakers.voice_match
+    assert m is not None and m.agent_id == "A-1042" and not m.suggested and m.margin > 0.05
+    assert mono.speakers.voice_learned is None  # mono calls learn only through a reviewer's confirmation
+
+    doc = call_document(mono)
+    with store.session() as s:
+        row, _ = import_document(s, doc, audio_path=str(SAMPLES / "noise_complaint_mono.flac"))
+        confirm_roles(s, row, m.speaker, None, Actor.cli())
+    runner = CliRunner()
+    res = runner.invoke(app, ["agents", "learn", "--db", url, "-c", str(_tiny_cfg(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert f"{mono.call_id}: agent A-1042" in res.output and "speech added" in res.output
+    vp = StoreVoiceprints(store).load()["A-1042"]
+    assert vp.sources == 2 and mono.call_id in vp.source_ids
+    assert "no confirmed call to learn from" in runner.invoke(app, ["agents", "learn", "--db", url]).output
+    res = runner.invoke(app, ["agents", "learn", "--db", url, "--call", mono.call_id, "-c", str(_tiny_cfg(tmp_path))])
+    assert "already in the print" in res.output and StoreVoiceprints(store).load()["A-1042"].sources == 2
+    with store.session() as s:
+        actions = [r.action for r in s.query(AuditRow).order_by(AuditRow.id)]
+        s.get(Call, mono.call_id).config_hash = "another"  # re-processed since the confirmation
+    assert actions.count("voiceprint.enroll") == 1 and actions.count("voiceprint.update") == 1
+    res = runner.invoke(app, ["agents", "learn", "--db", url, "--call", mono.call_id])
+    assert "re-processed since the roles were confirmed" in res.output
+
+
+def _tiny_cfg(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("asr:\n  model: tiny.en\n  cpu_threads: 2\n")
+    return cfg

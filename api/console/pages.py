@@ -36,7 +36,7 @@ from api.deps import (
 from api.deps import visible_call as _visible_call
 from api.permissions import PERMISSIONS, Principal, released_only, text_access
 from api.routes import calls, coaching, evaluations, reports, reviews
-from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn
+from api.schemas import DisputeIn, DisputeResolveIn, OverrideIn, RolesIn
 from api.views import TextAccess, call_view
 from qa.store import audit
 from qa.store.lifecycle import LifecycleError
@@ -376,8 +376,19 @@ def call_page(call_id: str, request: Request, s: SessionDep):
         "can_acknowledge": may(user, "evaluations:acknowledge"),
         "can_dispute": may(user, "disputes:create"),
         "can_resolve": may(user, "disputes:resolve"),
+        "roles": _roles(s, call) if may(user, "calls:roles") and view["turns"] is not None else None,
     }
     return page(request, "call.html", context)
+
+
+def _roles(s, call) -> dict[str, Any]:
+    """The call's speakers with their automatic roles, and a reviewer's confirmation if there is one."""
+    from qa.store.models import RoleConfirmation
+
+    speakers = [(str(r["speaker"]), str(r["role"])) for r in (call.document.get("speakers") or {}).get("roles") or []]
+    confirmed = s.get(RoleConfirmation, call.id)
+    current = confirmed is not None and confirmed.config_hash == call.config_hash
+    return {"speakers": speakers, "confirmed": confirmed.agent_speaker if current else None}
 
 
 @router.get("/ui/calls/{call_id}/audio")
@@ -414,6 +425,25 @@ def override(
         user = require("evaluations:override")(user)
         cid, iid = _call_id.validate_python(call_id), _item_id.validate_python(item_id)
         evaluations.override_item(cid, iid, OverrideIn(answer=answer, comment=comment), request, s, user)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(exc, back) from exc
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/ui/calls/{call_id}/roles")
+def confirm_roles(
+    call_id: str,
+    request: Request,
+    s: SessionDep,
+    agent_speaker: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+):
+    """Who the agent is, in a reviewer's words: the API's handler (checks, audit row) behind the session."""
+    user = _form_user(request, csrf).user
+    back = _back(call_id, "h-transcript")
+    try:
+        user = require("calls:roles")(user)
+        calls.confirm_roles(_call_id.validate_python(call_id), RolesIn(agent_speaker=agent_speaker), request, s, user)
     except Exception as exc:  # noqa: BLE001
         raise _fail(exc, back) from exc
     return RedirectResponse(back, status_code=303)

@@ -30,13 +30,14 @@ from api.deps import (
     visible_call,
 )
 from api.permissions import Principal, released_only, scope_calls, text_access
-from api.schemas import CallDetail, CallSummary, Page, UploadMeta, UploadOut
+from api.schemas import CallDetail, CallSummary, Page, RolesIn, RolesOut, UploadMeta, UploadOut
 from api.uploads import Received, receive_upload
 from api.views import TextAccess, call_view, summary
 from qa.audio.decode import AUDIO_EXTENSIONS
+from qa.errors import InputError
 from qa.runner import queue
 from qa.store import audit, search
-from qa.store.models import Call
+from qa.store.models import Call, RoleConfirmation
 
 router = APIRouter(tags=["calls"])
 LIGHT = (defer(Call.document), defer(Call.search_text), defer(Call.search_redacted))  # a list row reads none of them
@@ -287,4 +288,41 @@ def get_audio(
         p,
         media_type=MEDIA_TYPES.get(p.suffix.lower(), "application/octet-stream"),
         filename=f"{call.id}{p.suffix.lower()}",
+    )
+
+
+@router.put(
+    "/calls/{call_id}/roles",
+    response_model=RolesOut,
+    summary="Confirm (or correct) which speaker is the agent; a confirmed call can feed the agent's voiceprint",
+    responses={422: {"description": "The call has no such speaker"}},
+)
+def confirm_roles(
+    call_id: CallId,
+    body: RolesIn,
+    request: Request,
+    s: SessionDep,
+    user: Annotated[Principal, Depends(require("calls:roles"))],
+) -> RolesOut:
+    """A reviewer's word on who the agent is. It does not change the stored evaluation (re-process the call with
+    the roles pinned to change that); it lets ``qa agents learn`` add the agent's speech to their voiceprint, so
+    their mono calls are told apart by voice."""
+    from qa.store.voiceprints import confirm_roles as confirm
+
+    call = visible_call(s, call_id, user)
+    try:
+        agrees = confirm(s, call, body.agent_speaker, user.id, actor_of(user, request))
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    row = s.get(RoleConfirmation, call.id)
+    assert row is not None
+    usable = bool(call.agent_id) and call.audio_path is not None and call.audio_removed_at is None
+    return RolesOut(
+        call_id=call.id,
+        agent_speaker=body.agent_speaker,
+        agrees=agrees,
+        confirmed_at=row.confirmed_at,
+        voiceprint="ready for qa agents learn"
+        if usable
+        else "not usable for a voiceprint (" + ("no agent_id" if not call.agent_id else "recording not kept") + ")",
     )

@@ -4,19 +4,27 @@ A voiceprint is the mean L2-normalised speaker embedding of an agent's speech (w
 :mod:`qa.diarize.embedded`), kept with the encoder's name and version: a print made by one encoder is never compared
 with another's. Updating one with a new call is a running mean weighted by seconds of speech.
 
-Voiceprints are biometric personal data. They live in one JSON file (mode 0600) that the CLI manages
-(``qa agents enroll / list / forget``); they never go into a call's JSON, an export or a log: a call records only
-which agent matched, the score and the margin.
+Voiceprints are biometric personal data. They live either in one JSON file (mode 0600) that the CLI manages, or in
+the results store's ``voiceprints`` table (:mod:`qa.store.voiceprints`, every change and listing audited): both are
+a :class:`Voiceprints`, chosen by ``diarize.voiceprints`` (a path, or a database URL). They never go into a call's
+JSON, an export or a log: a call records only which agent matched, the score and the margin.
+
+A print keeps the ids of the sources it was made from (call ids, or a clip's hash), so the same call added twice
+(re-processed, or confirmed again) is counted once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +35,7 @@ from qa.types import Role, SpeakerRole, Speakers, VoiceMatch
 
 MIN_MARGIN = 0.05  # cosine similarity the agent's speaker must lead the other speaker by, for the print to decide
 MIN_SUGGEST = 0.75  # similarity an enrolled agent needs to be suggested for a call with no agent_id
+MAX_SOURCE_IDS = 5000  # source ids a print remembers (the newest), to count a call once
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +47,77 @@ class Voiceprint:
     seconds: float  # speech it was made from
     sources: int  # calls or clips
     updated_at: str
+    source_ids: tuple[str, ...] = ()  # what it was made from (call ids, clip hashes): a source is counted once
+
+
+def merged(
+    old: Voiceprint | None,
+    agent_id: str,
+    vector: np.ndarray,
+    seconds: float,
+    encoder: tuple[str, str],
+    source_id: str | None,
+) -> Voiceprint | None:
+    """``old`` with a new source added (a seconds-weighted running mean), a new print (no print yet, or one from
+    another encoder: not comparable, so it starts again), or None when ``source_id`` is already in it."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    ids = (source_id,) if source_id else ()
+    if old is not None and (old.encoder, old.encoder_version) == encoder:
+        if source_id and source_id in old.source_ids:
+            return None
+        v = np.asarray(old.vector) * old.seconds + vector * seconds
+        v = v / max(float(np.linalg.norm(v)), 1e-9)
+        return replace(
+            old,
+            vector=tuple(map(float, v)),
+            seconds=old.seconds + seconds,
+            sources=old.sources + 1,
+            updated_at=now,
+            source_ids=(*old.source_ids, *ids)[-MAX_SOURCE_IDS:],
+        )
+    return Voiceprint(agent_id, *encoder, tuple(map(float, vector)), seconds, 1, now, ids)
+
+
+def enrolled_identity(prints: Mapping[str, Voiceprint]) -> str:
+    """What of the enrolled set changes a call's roles when it changes: who is enrolled, with which encoder. A
+    print refined by another call (learning) keeps it, so calls already processed are not all redone."""
+    key = "|".join(f"{p.agent_id}/{p.encoder}/{p.encoder_version}" for p in sorted(prints.values(), key=_by_id))
+    return hashlib.sha256(key.encode()).hexdigest()[:16] if prints else ""
+
+
+def _by_id(p: Voiceprint) -> str:
+    return p.agent_id
+
+
+class Voiceprints(Protocol):
+    """Where voiceprints are kept: a file (:class:`VoiceprintFile`) or the results store."""
+
+    def load(self) -> dict[str, Voiceprint]: ...
+
+    def enroll(
+        self,
+        agent_id: str,
+        vector: np.ndarray,
+        seconds: float,
+        encoder: tuple[str, str],
+        source_id: str | None = None,
+    ) -> Voiceprint | None: ...
+
+    def forget(self, agent_id: str) -> bool: ...
+
+
+def is_database_url(spec: str) -> bool:
+    return "://" in spec
+
+
+def open_voiceprints(spec: str | Path, actor: object | None = None) -> Voiceprints:
+    """``diarize.voiceprints`` / ``--voiceprints``: a database URL (the results store's table) or a file path."""
+    if is_database_url(str(spec)):
+        from qa.store.db import open_store
+        from qa.store.voiceprints import StoreVoiceprints
+
+        return StoreVoiceprints(open_store(str(spec)), actor)  # type: ignore[arg-type]
+    return VoiceprintFile(spec)
 
 
 def encoder_identity(embedder: Embedder) -> tuple[str, str]:
@@ -74,7 +154,10 @@ class VoiceprintFile:
             return {}
         try:
             raw = json.loads(self.path.read_text())
-            return {k: Voiceprint(**{**v, "vector": tuple(v["vector"])}) for k, v in raw["agents"].items()}
+            return {
+                k: Voiceprint(**{**v, "vector": tuple(v["vector"]), "source_ids": tuple(v.get("source_ids", ()))})
+                for k, v in raw["agents"].items()
+            }
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise InputError(f"{self.path}: not a voiceprint file ({exc})") from None
 
@@ -86,28 +169,43 @@ class VoiceprintFile:
             json.dump({"agents": {k: asdict(v) for k, v in sorted(prints.items())}}, fh)
         os.replace(tmp, self.path)
 
-    def enroll(self, agent_id: str, vector: np.ndarray, seconds: float, encoder: tuple[str, str]) -> Voiceprint:
-        """Add speech to an agent's print (a new print, or a seconds-weighted running mean with the old one)."""
-        prints = self.load()
-        old = prints.get(agent_id)
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        if old is not None and (old.encoder, old.encoder_version) == encoder:
-            v = np.asarray(old.vector) * old.seconds + vector * seconds
-            v = v / max(float(np.linalg.norm(v)), 1e-9)
-            new = replace(old, vector=tuple(map(float, v)), seconds=old.seconds + seconds, sources=old.sources + 1)
-            new = replace(new, updated_at=now)
-        else:  # new agent, or a print from another encoder (not comparable): start again
-            new = Voiceprint(agent_id, *encoder, tuple(map(float, vector)), seconds, 1, now)
-        prints[agent_id] = new
-        self.save(prints)
-        return new
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One writer at a time (workers learning from calls in parallel): an exclusive lock on a side file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def enroll(
+        self,
+        agent_id: str,
+        vector: np.ndarray,
+        seconds: float,
+        encoder: tuple[str, str],
+        source_id: str | None = None,
+    ) -> Voiceprint | None:
+        """Add speech to an agent's print (see :func:`merged`); None when ``source_id`` is already in it."""
+        with self._locked():
+            prints = self.load()
+            new = merged(prints.get(agent_id), agent_id, vector, seconds, encoder, source_id)
+            if new is not None:
+                prints[agent_id] = new
+                self.save(prints)
+            return new
 
     def forget(self, agent_id: str) -> bool:
-        prints = self.load()
-        if prints.pop(agent_id, None) is None:
+        if not self.path.exists():
             return False
-        self.save(prints)
-        return True
+        with self._locked():
+            prints = self.load()
+            if prints.pop(agent_id, None) is None:
+                return False
+            self.save(prints)
+            return True
 
 
 def match(

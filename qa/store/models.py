@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -309,3 +310,33 @@ class AuditRow(Base):
         Index("ix_audit_object", "object_type", "object_id"),
         Index("ix_audit_actor", "actor_name"),
     )
+
+
+class VoiceprintRow(Base):
+    """An agent's voiceprint (qa/diarize/voiceprints.py): biometric personal data. Read by the pipeline on mono calls
+    and by ``qa agents``; never served by the API, never exported; every change and listing is audited."""
+
+    __tablename__ = "voiceprints"
+    agent_id: Mapped[str] = mapped_column(String(100), primary_key=True)  # no foreign key: an agent may be enrolled
+    encoder: Mapped[str] = mapped_column(String(50))  # before any call of theirs is stored
+    encoder_version: Mapped[str] = mapped_column(String(50))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+    seconds: Mapped[float] = mapped_column(Float)
+    sources: Mapped[int] = mapped_column(Integer)
+    source_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)  # call ids / clip hashes: each counted once
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RoleConfirmation(Base):
+    """A reviewer's word on who the agent is in a call (one row per call): the speaker label the reviewer says is the
+    agent, for the analysis it was given on (``config_hash``: a re-processed call may label its speakers anew). A
+    confirmed mono call can then feed the agent's voiceprint (``qa agents learn``)."""
+
+    __tablename__ = "role_confirmations"
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    agent_speaker: Mapped[str] = mapped_column(String(20))
+    agrees: Mapped[bool] = mapped_column(Boolean)  # the automatic roles said the same
+    config_hash: Mapped[str] = mapped_column(String(32))
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    enrolled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # added to the agent's voiceprint then
