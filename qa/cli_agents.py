@@ -165,10 +165,18 @@ def learn(
                 typer.echo(f"skipped {c.call_id}: {exc}")
                 continue
             added = target.enroll(c.agent_id, vector, seconds, encoder_identity(embedder), c.call_id)
-            with store.session() as s:
+            with store.session() as s:  # a crash before this is harmless: the print counts the call once
                 mark_enrolled(s, c.call_id)
-            what = f"{seconds:.1f} s of speech added" if added else "already in the print"
-            typer.echo(f"{c.call_id}: agent {c.agent_id}, {what}")
+            if added:
+                typer.echo(f"{c.call_id}: agent {c.agent_id}, {seconds:.1f} s of speech added")
+            elif c.corrected:  # learnt earlier from the automatic roles, which the reviewer has now corrected
+                typer.echo(
+                    f"{c.call_id}: agent {c.agent_id}'s print already holds this call, taken with the roles the "
+                    f"reviewer corrected: it may hold the caller's voice; qa agents forget {c.agent_id} and enroll "
+                    "again to rebuild it"
+                )
+            else:
+                typer.echo(f"{c.call_id}: agent {c.agent_id}, already in the print")
     except QAError as exc:
         _fail(str(exc))
 

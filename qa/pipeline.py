@@ -236,20 +236,30 @@ class Pipeline:
     def _learn_voice(
         self, speakers: Speakers, audio: Audio, decision: ChannelDecision, agent_id: str, call_id: str
     ) -> Speakers:
-        """A confidently decided two-channel call adds its agent channel to the agent's voiceprint (once per call)."""
+        """A confidently decided two-channel call adds its agent channel to the agent's voiceprint (once per call).
+        Only prints people enrolled are refined (a forgotten agent is not enrolled again by their next call); a
+        failure to write the print is logged and never fails the call."""
         from qa.diarize.voiceprints import encoder_identity, voice_of
 
         source = self._voiceprint_source()
         if source is None or decision.warnings or decision.confidence < LEARN_MIN_CONFIDENCE:
             return speakers
+        embedder = self._embedder()
+        encoder = encoder_identity(embedder)
+        enrolled = source.load().get(agent_id)
+        if enrolled is None or (enrolled.encoder, enrolled.encoder_version) != encoder:
+            return speakers
         ch = agent_channel(decision.layout)
         speech = [(s.start, s.end) for s in speakers.segments if s.speaker == f"ch{ch}"]
-        embedder = self._embedder()
         try:
             vector, seconds = voice_of(embedder, audio.samples[ch], audio.sample_rate, speech)
         except InputError:  # too little of the agent's speech to say anything
             return speakers
-        added = source.enroll(agent_id, vector, seconds, encoder_identity(embedder), source_id=call_id)
+        try:
+            added = source.enroll(agent_id, vector, seconds, encoder, source_id=call_id, create=False)
+        except Exception as exc:  # noqa: BLE001 - the call's analysis stands without the refinement
+            log.warning("call %s: agent %s voiceprint not refined (%s)", call_id, agent_id, type(exc).__name__)
+            return speakers
         log.info("call %s: agent %s voiceprint %s", call_id, agent_id, "refined" if added else "already had it")
         return replace(speakers, voice_learned=VoiceLearned(agent_id, round(seconds, 1), added is not None))
 

@@ -196,3 +196,13 @@ def test_downgrading_evaluation_revisions_is_refused_then_keeps_revision_one(sto
     with store.engine.connect() as c:
         assert c.execute(text("SELECT state, current FROM evaluations")).all() == [("final", True)]
     migrate(store.engine)
+
+
+def test_a_document_without_a_call_id_is_refused_with_a_clear_error(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'qa.db'}")
+    doc = {"audio": {"sha256": "a" * 64}, "turns": []}
+    for bad in (doc, {**doc, "call_id": ""}, {**doc, "call_id": 7}):
+        with store.session() as s, pytest.raises(ValueError, match="no call_id"):
+            import_document(s, bad)
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Call)) == 0

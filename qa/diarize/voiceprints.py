@@ -57,9 +57,11 @@ def merged(
     seconds: float,
     encoder: tuple[str, str],
     source_id: str | None,
+    create: bool = True,
 ) -> Voiceprint | None:
     """``old`` with a new source added (a seconds-weighted running mean), a new print (no print yet, or one from
-    another encoder: not comparable, so it starts again), or None when ``source_id`` is already in it."""
+    another encoder: not comparable, so it starts again), or None when ``source_id`` is already in it, or when
+    there is no comparable print and not ``create`` (learning refines the prints people enrolled, never starts one)."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     ids = (source_id,) if source_id else ()
     if old is not None and (old.encoder, old.encoder_version) == encoder:
@@ -75,6 +77,8 @@ def merged(
             updated_at=now,
             source_ids=(*old.source_ids, *ids)[-MAX_SOURCE_IDS:],
         )
+    if not create:
+        return None
     return Voiceprint(agent_id, *encoder, tuple(map(float, vector)), seconds, 1, now, ids)
 
 
@@ -101,6 +105,7 @@ class Voiceprints(Protocol):
         seconds: float,
         encoder: tuple[str, str],
         source_id: str | None = None,
+        create: bool = True,
     ) -> Voiceprint | None: ...
 
     def forget(self, agent_id: str) -> bool: ...
@@ -187,11 +192,12 @@ class VoiceprintFile:
         seconds: float,
         encoder: tuple[str, str],
         source_id: str | None = None,
+        create: bool = True,
     ) -> Voiceprint | None:
-        """Add speech to an agent's print (see :func:`merged`); None when ``source_id`` is already in it."""
+        """Add speech to an agent's print (see :func:`merged`); None when nothing changed."""
         with self._locked():
             prints = self.load()
-            new = merged(prints.get(agent_id), agent_id, vector, seconds, encoder, source_id)
+            new = merged(prints.get(agent_id), agent_id, vector, seconds, encoder, source_id, create)
             if new is not None:
                 prints[agent_id] = new
                 self.save(prints)

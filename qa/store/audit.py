@@ -82,6 +82,13 @@ def row_hash(prev_hash: str, row: AuditRow) -> str:
     return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
 
 
+def lock(s: Session) -> None:
+    """Serialize writers for the rest of the transaction (the lock every audit append takes): a read-modify-write
+    that takes it before reading cannot lose another writer's update, on SQLite too (where SELECT ... FOR UPDATE
+    does nothing)."""
+    _lock(s)
+
+
 def _lock(s: Session) -> None:
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})

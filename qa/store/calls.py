@@ -87,8 +87,8 @@ def import_document(
     A re-import that changes a stored call leaves an audit row (``action``, by ``actor``: the worker or CLI)."""
     audio = doc.get("audio") or {}
     sha = audio.get("sha256")
-    if not sha or "turns" not in doc:
-        raise ValueError("not a call document (no audio.sha256 or turns)")
+    if not sha or "turns" not in doc or not isinstance(doc.get("call_id"), str) or not doc["call_id"]:
+        raise ValueError("not a call document (no call_id, audio.sha256 or turns)")
     meta = doc.get("metadata") or {}
     for key in ("agent_id", "team", "queue"):
         if meta.get(key) is not None:

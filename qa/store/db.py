@@ -139,6 +139,7 @@ def migrate(engine: Engine, revision: str = "head", downgrade: bool | None = Non
 # What undoing a revision destroys, when the table it names holds rows: (revision, SQL counting them, what is lost).
 DOWNGRADE_LOSSES = (
     ("0007", "SELECT COUNT(*) FROM voiceprints", "agent voiceprints (the voiceprints table is dropped)"),
+    ("0007", "SELECT COUNT(*) FROM role_confirmations", "reviewers' role confirmations"),
     ("0004", "SELECT COUNT(*) FROM evaluations WHERE revision > 1", "evaluation revisions (with their reviews)"),
     ("0002", "SELECT COUNT(*) FROM audit_log", "rows of the audit trail (the audit_log table is dropped)"),
 )

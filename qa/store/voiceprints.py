@@ -73,11 +73,12 @@ class StoreVoiceprints:
         seconds: float,
         encoder: tuple[str, str],
         source_id: str | None = None,
+        create: bool = True,
     ) -> Voiceprint | None:
         for attempt in range(2):  # two writers creating the same agent's first print: the loser adds to it
             try:
                 with self.store.session() as s:
-                    return self._enroll(s, agent_id, vector, seconds, encoder, source_id)
+                    return self._enroll(s, agent_id, vector, seconds, encoder, source_id, create)
             except IntegrityError:
                 if attempt:
                     raise
@@ -91,10 +92,12 @@ class StoreVoiceprints:
         seconds: float,
         encoder: tuple[str, str],
         source_id: str | None,
+        create: bool,
     ) -> Voiceprint | None:
+        audit.lock(s)  # before reading: two workers refining one print must not both start from the same old one
         row = s.scalar(select(VoiceprintRow).where(VoiceprintRow.agent_id == agent_id).with_for_update())
         old = _print(row) if row is not None else None
-        new = merged(old, agent_id, vector, seconds, encoder, source_id)
+        new = merged(old, agent_id, vector, seconds, encoder, source_id, create)
         if new is None:
             return None
         if row is None:
@@ -126,6 +129,7 @@ def confirm_roles(s: Session, call: Call, agent_speaker: str, user_id: int | Non
         known = ", ".join(sorted(str(k) for k in speakers)) or "none"
         raise InputError(f"agent_speaker: the call has no speaker {agent_speaker!r} (its speakers: {known})")
     agrees = speakers[agent_speaker] == "agent"
+    audit.lock(s)  # two reviewers confirming the same call at once: one after the other, not a key conflict
     row = s.get(RoleConfirmation, call.id)
     if row is None:
         row = RoleConfirmation(call_id=call.id)
@@ -147,6 +151,7 @@ class Confirmed:
     audio_path: str
     agent_speech: tuple[tuple[float, float], ...]  # the confirmed speaker's segments (seconds)
     channel: int | None  # two-channel call: the agent's channel; None: mono
+    corrected: bool  # the reviewer said another speaker than the automatic roles
 
 
 def confirmed_calls(s: Session, call_ids: list[str] | None = None) -> tuple[list[Confirmed], list[str]]:
@@ -171,7 +176,7 @@ def confirmed_calls(s: Session, call_ids: list[str] | None = None) -> tuple[list
         segs = (call.document.get("speakers") or {}).get("segments") or []
         speech = tuple((float(x["start"]), float(x["end"])) for x in segs if x.get("speaker") == conf.agent_speaker)
         channel = int(conf.agent_speaker[2:]) if conf.agent_speaker.startswith("ch") else None
-        ready.append(Confirmed(call.id, str(call.agent_id), str(call.audio_path), speech, channel))
+        ready.append(Confirmed(call.id, str(call.agent_id), str(call.audio_path), speech, channel, not conf.agrees))
     skipped += [f"{cid}: no role confirmation" for cid in (call_ids or []) if cid not in found]
     return ready, skipped
 
