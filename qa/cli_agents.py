@@ -164,25 +164,35 @@ def learn(
             except QAError as exc:
                 typer.echo(f"skipped {c.call_id}: {exc}")
                 continue
-            added = target.enroll(c.agent_id, vector, seconds, encoder_identity(embedder), c.call_id)
+            encoder = encoder_identity(embedder)
+            added = target.enroll(c.agent_id, vector, seconds, encoder, c.call_id)
+            replaced = False
+            if added is None and c.corrected:  # learnt earlier with the roles the reviewer has now corrected
+                try:
+                    replaced = target.remove_source(c.agent_id, c.call_id, "roles corrected by a reviewer")
+                except InputError as exc:  # a file keeps no per-source voices
+                    typer.echo(f"{c.call_id}: the print holds this call with the roles the reviewer corrected; {exc}")
+                else:
+                    added = target.enroll(c.agent_id, vector, seconds, encoder, c.call_id) if replaced else None
             with store.session() as s:  # a crash before this is harmless: the print counts the call once
                 mark_enrolled(s, c.call_id)
-            if added:
+            if replaced:
+                typer.echo(f"{c.call_id}: agent {c.agent_id}, the voice taken with the wrong roles replaced")
+            elif added:
                 typer.echo(f"{c.call_id}: agent {c.agent_id}, {seconds:.1f} s of speech added")
-            elif c.corrected:  # learnt earlier from the automatic roles, which the reviewer has now corrected
-                typer.echo(
-                    f"{c.call_id}: agent {c.agent_id}'s print already holds this call, taken with the roles the "
-                    f"reviewer corrected: it may hold the caller's voice; qa agents forget {c.agent_id} and enroll "
-                    "again to rebuild it"
-                )
-            else:
+            elif not c.corrected:
                 typer.echo(f"{c.call_id}: agent {c.agent_id}, already in the print")
     except QAError as exc:
         _fail(str(exc))
 
 
 @agents_app.command("list")
-def list_agents(voiceprints: FileOpt = DEFAULT_FILE) -> None:
+def list_agents(
+    voiceprints: FileOpt = DEFAULT_FILE,
+    sources: Annotated[bool, typer.Option("--sources", help="Also each print's sources (call ids, clip hashes).")] = (
+        False
+    ),
+) -> None:
     """Enrolled agents (never the voiceprints themselves); audited in the store."""
     from qa.diarize.voiceprints import open_voiceprints
 
@@ -198,24 +208,42 @@ def list_agents(voiceprints: FileOpt = DEFAULT_FILE) -> None:
         typer.echo(
             f"{p.agent_id}\t{p.sources} source(s)\t{p.seconds:.1f} s\t{p.encoder} {p.encoder_version}\t{p.updated_at}"
         )
+        if sources:
+            typer.echo("\t" + (" ".join(p.source_ids) or "(no source ids kept)"))
 
 
 @agents_app.command("forget")
 def forget(
     agent_id: Annotated[str, typer.Argument(help="The agent whose voiceprint is deleted.")],
     voiceprints: FileOpt = DEFAULT_FILE,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Take only this source (a call id, or a clip's hash as `list` shows) out of the print; the rest "
+            "stays (store only: a file keeps no per-source voices).",
+        ),
+    ] = None,
 ) -> None:
-    """Delete an agent's voiceprint (the file is rewritten without it; in the store the row goes, audited)."""
+    """Delete an agent's voiceprint (the file is rewritten without it; in the store the row goes, audited), or
+    take one source out of it."""
     from qa.diarize.voiceprints import open_voiceprints
 
     try:
         check_identifier(agent_id, "agent_id")
-        removed = open_voiceprints(voiceprints).forget(agent_id)
+        if source is not None:
+            check_identifier(source, "--source")
+        target = open_voiceprints(voiceprints)
+        if source is not None:
+            removed = target.remove_source(agent_id, source, "qa agents forget --source")
+        else:
+            removed = target.forget(agent_id)
     except QAError as exc:
         _fail(str(exc))
     if not removed:
-        _fail(f"no voiceprint for {agent_id} in {_where(voiceprints)}")
-    typer.echo(f"forgot {agent_id}")
+        what = f"source {source} in the voiceprint of {agent_id}" if source else f"voiceprint for {agent_id}"
+        _fail(f"no {what} in {_where(voiceprints)}")
+    typer.echo(f"took {source} out of {agent_id}'s voiceprint" if source else f"forgot {agent_id}")
 
 
 def register(app: typer.Typer) -> None:

@@ -214,7 +214,7 @@ class Pipeline:
         from qa.diarize.voiceprints import enrolled_identity
 
         source = self._voiceprint_source()
-        return enrolled_identity(source.load()) if source is not None else ""
+        return enrolled_identity(source.load(with_sources=False)) if source is not None else ""
 
     def _embedder(self) -> Embedder:
         diarizer = self.stages["speakers.voiceprints"]
@@ -226,7 +226,7 @@ class Pipeline:
         from qa.diarize.voiceprints import apply_match, encoder_identity, match, speaker_vectors
 
         source = self._voiceprint_source()
-        prints = source.load() if source is not None else None
+        prints = source.load(with_sources=False) if source is not None else None
         if not prints:
             return speakers
         embedder = self._embedder()
@@ -246,7 +246,7 @@ class Pipeline:
             return speakers
         embedder = self._embedder()
         encoder = encoder_identity(embedder)
-        enrolled = source.load().get(agent_id)
+        enrolled = source.load(with_sources=False).get(agent_id)
         if enrolled is None or (enrolled.encoder, enrolled.encoder_version) != encoder:
             return speakers
         ch = agent_channel(decision.layout)

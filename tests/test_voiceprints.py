@@ -188,7 +188,7 @@ def test_learning_needs_somewhere_to_keep_the_prints():
 
 def test_store_voiceprints_round_trip_count_each_source_once_and_audit_every_change(store):
     from qa.store.audit import Actor
-    from qa.store.models import AuditRow, VoiceprintRow
+    from qa.store.models import AuditRow, VoiceprintRow, VoiceprintSource
     from qa.store.voiceprints import StoreVoiceprints
 
     prints = StoreVoiceprints(store, Actor(None, "pipeline:test", "worker"))
@@ -205,6 +205,7 @@ def test_store_voiceprints_round_trip_count_each_source_once_and_audit_every_cha
         trail = [(r.action, r.object_id, r.actor_name) for r in s.query(AuditRow).order_by(AuditRow.id)]
         details = [r.details for r in s.query(AuditRow)]
         assert s.query(VoiceprintRow).count() == 1
+        assert {x.agent_id for x in s.query(VoiceprintSource)} == {"A-1"}  # A-2's sources went with its print
     assert trail == [
         ("voiceprint.enroll", "A-1", "pipeline:test"),
         ("voiceprint.update", "A-1", "pipeline:test"),
@@ -248,6 +249,46 @@ def test_learning_refines_enrolled_prints_only(tmp_path):
     assert f.enroll("A-1", _unit(0, 1, 0), 5.0, ENC, "c2", create=False).sources == 2
 
 
+def test_a_source_taken_out_of_a_stored_print_leaves_exactly_the_others(store):
+    from qa.store.models import AuditRow, VoiceprintRow, VoiceprintSource
+    from qa.store.voiceprints import StoreVoiceprints
+
+    prints = StoreVoiceprints(store)
+    only_a = prints.enroll("A-1", _unit(1, 0.2, 0), 30.0, ENC, "a")
+    both = prints.enroll("A-1", _unit(0, 1, 0.3), 10.0, ENC, "b")
+    assert not np.allclose(both.vector, only_a.vector, atol=1e-3)
+    assert prints.remove_source("A-1", "b", "test") and not prints.remove_source("A-1", "b", "test")
+    back = prints.load()["A-1"]
+    assert np.allclose(back.vector, only_a.vector, atol=1e-6) and back.seconds == 30.0 and back.sources == 1
+    assert back.source_ids == ("a",)
+    assert prints.enroll("A-1", _unit(0, 1, 0.3), 10.0, ENC, "b") is not None  # it can come back: it is gone
+    assert prints.remove_source("A-1", "a", "test") and prints.remove_source("A-1", "b", "test")
+    with store.session() as s:  # the last source took the print with it
+        assert s.query(VoiceprintRow).count() == 0 and s.query(VoiceprintSource).count() == 0
+        reasons = [r.details["reason"] for r in s.query(AuditRow).filter(AuditRow.action == "voiceprint.remove_source")]
+    assert reasons == ["test"] * 3
+
+
+def test_erasing_a_call_takes_its_voice_out_of_every_print(store, sample_docs):
+    from storekit import load, variant
+
+    from qa.store.models import AuditRow
+    from qa.store.retention import erase_call
+    from qa.store.voiceprints import StoreVoiceprints
+
+    (cid,) = load(store, [variant(sample_docs["pothole_report"], 3, "A1", "east", "2026-11-02T09:00:00")])
+    prints = StoreVoiceprints(store)
+    prints.enroll("A1", _unit(1, 0, 0), 20.0, ENC, "enrolment-clip")
+    prints.enroll("A1", _unit(0, 1, 0), 20.0, ENC, cid)
+    done = erase_call(store, cid, "records request")
+    assert done["voiceprints_changed"] == ["A1"]
+    vp = prints.load()["A1"]
+    assert vp.source_ids == ("enrolment-clip",) and np.allclose(vp.vector, _unit(1, 0, 0), atol=1e-6)
+    with store.session() as s:
+        erase = s.query(AuditRow).filter(AuditRow.action == "call.erase").one()
+        assert erase.details["voiceprints_changed"] == ["A1"]
+
+
 def test_agents_commands_work_on_the_store_and_refuse_bad_input(tmp_path):
     from typer.testing import CliRunner
 
@@ -257,9 +298,20 @@ def test_agents_commands_work_on_the_store_and_refuse_bad_input(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'qa.db'}"
     StoreVoiceprints(open_store(url)).enroll("A-7", _unit(1, 0, 0), 12.0, ENC, "c1")
+    StoreVoiceprints(open_store(url)).enroll("A-7", _unit(0, 1, 0), 3.0, ENC, "c2")
     runner = CliRunner()
-    listed = runner.invoke(app, ["agents", "list", "--voiceprints", url])
-    assert listed.exit_code == 0 and "A-7\t1 source(s)\t12.0 s" in listed.output
+    listed = runner.invoke(app, ["agents", "list", "--voiceprints", url, "--sources"])
+    assert listed.exit_code == 0 and "A-7\t2 source(s)\t15.0 s" in listed.output and "c1 c2" in listed.output
+    res = runner.invoke(app, ["agents", "forget", "A-7", "--source", "c2", "--voiceprints", url])
+    assert res.exit_code == 0 and "took c2 out of A-7's voiceprint" in res.output
+    res = runner.invoke(app, ["agents", "forget", "A-7", "--source", "c2", "--voiceprints", url])
+    assert res.exit_code == 2 and "no source c2 in the voiceprint of A-7" in res.output
+    res = runner.invoke(app, ["agents", "forget", "A-7", "--source", "c\x001", "--voiceprints", url])
+    assert res.exit_code == 2 and "--source" in res.output
+    vp_file = tmp_path / "vp.json"
+    VoiceprintFile(vp_file).enroll("A-7", _unit(1, 0, 0), 12.0, ENC, "c1")
+    res = runner.invoke(app, ["agents", "forget", "A-7", "--source", "c1", "--voiceprints", str(vp_file)])
+    assert res.exit_code == 2 and "keeps no per-source voices" in res.output
     res = runner.invoke(app, ["agents", "forget", "A-8", "--voiceprints", url])
     assert res.exit_code == 2 and "no voiceprint for A-8 in the store sqlite:///" in res.output
     assert runner.invoke(app, ["agents", "forget", "A-7", "--voiceprints", url]).exit_code == 0
@@ -338,10 +390,19 @@ def test_two_channel_calls_teach_the_store_and_a_confirmed_mono_call_adds_to_the
     assert "no confirmed call to learn from" in runner.invoke(app, ["agents", "learn", "--db", url]).output
     res = runner.invoke(app, ["agents", "learn", "--db", url, "--call", mono.call_id, "-c", str(_tiny_cfg(tmp_path))])
     assert "already in the print" in res.output and StoreVoiceprints(store).load()["A-1042"].sources == 3
+    before = StoreVoiceprints(store).load()["A-1042"].vector
+    with store.session() as s:  # the reviewer changes their mind: the other speaker is the agent
+        other_speaker = next(r.speaker for r in mono.speakers.roles if r.speaker != m.speaker)
+        confirm_roles(s, s.get(Call, mono.call_id), other_speaker, None, Actor.cli())
+    res = runner.invoke(app, ["agents", "learn", "--db", url, "-c", str(_tiny_cfg(tmp_path))])
+    assert "the voice taken with the wrong roles replaced" in res.output, res.output
+    vp = StoreVoiceprints(store).load()["A-1042"]
+    assert vp.sources == 3 and mono.call_id in vp.source_ids and vp.vector != before
     with store.session() as s:
         actions = [r.action for r in s.query(AuditRow).order_by(AuditRow.id)]
         s.get(Call, mono.call_id).config_hash = "another"  # re-processed since the confirmation
-    assert actions.count("voiceprint.enroll") == 1 and actions.count("voiceprint.update") == 2
+    assert actions.count("voiceprint.enroll") == 1 and actions.count("voiceprint.update") == 3
+    assert actions.count("voiceprint.remove_source") == 1
     res = runner.invoke(app, ["agents", "learn", "--db", url, "--call", mono.call_id])
     assert "re-processed since the roles were confirmed" in res.output
 

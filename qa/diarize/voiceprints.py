@@ -48,6 +48,18 @@ class Voiceprint:
     sources: int  # calls or clips
     updated_at: str
     source_ids: tuple[str, ...] = ()  # what it was made from (call ids, clip hashes): a source is counted once
+    # sum over its sources of seconds x the source's unit voice: ``vector`` is its direction. Kept so that adding a
+    # source weighs it exactly by its seconds, and (where the source's own voice is kept: the store) a source can be
+    # taken out again. Empty in files written before it existed (then ``vector`` x ``seconds`` stands in).
+    total: tuple[float, ...] = ()
+
+
+def total_of(vp: Voiceprint) -> np.ndarray:
+    return np.asarray(vp.total if vp.total else np.asarray(vp.vector) * vp.seconds, dtype=np.float64)
+
+
+def _unit(v: np.ndarray) -> tuple[float, ...]:
+    return tuple(map(float, v / max(float(np.linalg.norm(v)), 1e-9)))
 
 
 def merged(
@@ -67,11 +79,11 @@ def merged(
     if old is not None and (old.encoder, old.encoder_version) == encoder:
         if source_id and source_id in old.source_ids:
             return None
-        v = np.asarray(old.vector) * old.seconds + vector * seconds
-        v = v / max(float(np.linalg.norm(v)), 1e-9)
+        total = total_of(old) + np.asarray(vector, np.float64) * seconds
         return replace(
             old,
-            vector=tuple(map(float, v)),
+            vector=_unit(total),
+            total=tuple(map(float, total)),
             seconds=old.seconds + seconds,
             sources=old.sources + 1,
             updated_at=now,
@@ -79,7 +91,24 @@ def merged(
         )
     if not create:
         return None
-    return Voiceprint(agent_id, *encoder, tuple(map(float, vector)), seconds, 1, now, ids)
+    total = np.asarray(vector, np.float64) * seconds
+    return Voiceprint(agent_id, *encoder, _unit(total), seconds, 1, now, ids, tuple(map(float, total)))
+
+
+def without(old: Voiceprint, source_id: str, vector: np.ndarray, seconds: float) -> Voiceprint | None:
+    """``old`` with one source (its unit voice and seconds, as it was added) taken out; None when it was the last."""
+    if old.sources <= 1:
+        return None
+    total = total_of(old) - np.asarray(vector, np.float64) * seconds
+    return replace(
+        old,
+        vector=_unit(total),
+        total=tuple(map(float, total)),
+        seconds=max(old.seconds - seconds, 0.0),
+        sources=old.sources - 1,
+        updated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        source_ids=tuple(x for x in old.source_ids if x != source_id),
+    )
 
 
 def enrolled_identity(prints: Mapping[str, Voiceprint]) -> str:
@@ -96,7 +125,9 @@ def _by_id(p: Voiceprint) -> str:
 class Voiceprints(Protocol):
     """Where voiceprints are kept: a file (:class:`VoiceprintFile`) or the results store."""
 
-    def load(self) -> dict[str, Voiceprint]: ...
+    def load(self, with_sources: bool = True) -> dict[str, Voiceprint]:
+        """Every print (``with_sources=False``: their source ids may be left out, for matching)."""
+        ...
 
     def enroll(
         self,
@@ -109,6 +140,8 @@ class Voiceprints(Protocol):
     ) -> Voiceprint | None: ...
 
     def forget(self, agent_id: str) -> bool: ...
+
+    def remove_source(self, agent_id: str, source_id: str, reason: str) -> bool: ...
 
 
 def is_database_url(spec: str) -> bool:
@@ -154,13 +187,20 @@ class VoiceprintFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def load(self) -> dict[str, Voiceprint]:
+    def load(self, with_sources: bool = True) -> dict[str, Voiceprint]:
         if not self.path.exists():
             return {}
         try:
             raw = json.loads(self.path.read_text())
             return {
-                k: Voiceprint(**{**v, "vector": tuple(v["vector"]), "source_ids": tuple(v.get("source_ids", ()))})
+                k: Voiceprint(
+                    **{
+                        **v,
+                        "vector": tuple(v["vector"]),
+                        "source_ids": tuple(v.get("source_ids", ())),
+                        "total": tuple(v.get("total", ())),
+                    }
+                )
                 for k, v in raw["agents"].items()
             }
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -202,6 +242,12 @@ class VoiceprintFile:
                 prints[agent_id] = new
                 self.save(prints)
             return new
+
+    def remove_source(self, agent_id: str, source_id: str, reason: str) -> bool:
+        raise InputError(
+            f"{self.path}: a voiceprint file keeps no per-source voices, so one source cannot be taken out: "
+            f"qa agents forget {agent_id} and enroll again (or keep voiceprints in the store)"
+        )
 
     def forget(self, agent_id: str) -> bool:
         if not self.path.exists():

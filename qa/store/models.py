@@ -320,11 +320,24 @@ class VoiceprintRow(Base):
     agent_id: Mapped[str] = mapped_column(String(100), primary_key=True)  # no foreign key: an agent may be enrolled
     encoder: Mapped[str] = mapped_column(String(50))  # before any call of theirs is stored
     encoder_version: Mapped[str] = mapped_column(String(50))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # the print: a unit vector, float32 little-endian
+    total: Mapped[bytes] = mapped_column(LargeBinary)  # sum of seconds x source voice, float64: vector's direction
     seconds: Mapped[float] = mapped_column(Float)
     sources: Mapped[int] = mapped_column(Integer)
-    source_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)  # call ids / clip hashes: each counted once
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class VoiceprintSource(Base):
+    """One source of a voiceprint (a call, a clip) with the voice it added: counted once, and taken out again when a
+    reviewer corrects the call's roles or the call is erased."""
+
+    __tablename__ = "voiceprint_sources"
+    agent_id: Mapped[str] = mapped_column(ForeignKey("voiceprints.agent_id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a call id, or a clip's hash
+    seconds: Mapped[float] = mapped_column(Float)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # the unit voice it added, float32 little-endian
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (Index("ix_voiceprint_sources_source", "source_id"),)
 
 
 class RoleConfirmation(Base):

@@ -172,6 +172,8 @@ def erase_call(
     """A records request: the recording and all transcript text and personal data of one call go; the call row
     stays with its id, agent, team, times, metrics, scores, evaluations, reviews and disputes, marked erased (a
     re-import of the same recording cannot bring the text back). Returns what was done."""
+    from qa.store.voiceprints import forget_source_everywhere
+
     actor = actor or Actor.cli()
     with store.session() as s:
         call = s.get(Call, call_id)
@@ -180,10 +182,12 @@ def erase_call(
         forgotten = _forget_answers(answers, call)  # the LLM's cached answers about this call's text, first: a
         audio = remove_audio(call, data_dirs or [], delete_external)  # failure there leaves the recording in place
         strip_transcript(s, call)
+        changed = forget_source_everywhere(s, call_id, "call erased", actor)  # the voice it gave a voiceprint
         call.source = "erased"
         call.erased_at = utcnow()
         path = audio.pop("path", None)
         details = {"reason": reason, **audio, "removed": ["audio", "transcript", "entities", "quotes", "source"]}
+        details["voiceprints_changed"] = changed
         details.update(forgotten)
         audit.record(s, actor, "call.erase", "call", call_id, details, team=call.team, agent_id=call.agent_id)
     return {**details, "external_path": path if audio.get("audio", "").startswith("left") else None}

@@ -13,18 +13,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qa.diarize.voiceprints import Voiceprint, merged
+from qa.diarize.voiceprints import Voiceprint, merged, without
 from qa.errors import InputError
 from qa.store import audit
 from qa.store.db import Store
-from qa.store.models import Call, RoleConfirmation, VoiceprintRow, utcnow
+from qa.store.models import Call, RoleConfirmation, VoiceprintRow, VoiceprintSource, utcnow
 
 
-def _print(row: VoiceprintRow) -> Voiceprint:
+def _print(row: VoiceprintRow, source_ids: tuple[str, ...] = ()) -> Voiceprint:
     return Voiceprint(
         row.agent_id,
         row.encoder,
@@ -33,15 +33,27 @@ def _print(row: VoiceprintRow) -> Voiceprint:
         row.seconds,
         row.sources,
         row.updated_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
-        tuple(row.source_ids or ()),
+        source_ids,
+        tuple(float(x) for x in np.frombuffer(row.total, dtype="<f8")),
     )
 
 
 def _fill(row: VoiceprintRow, vp: Voiceprint) -> None:
     row.encoder, row.encoder_version = vp.encoder, vp.encoder_version
     row.vector = np.asarray(vp.vector, dtype="<f4").tobytes()
-    row.seconds, row.sources, row.source_ids = vp.seconds, vp.sources, list(vp.source_ids)
+    row.total = np.asarray(vp.total, dtype="<f8").tobytes()
+    row.seconds, row.sources = vp.seconds, vp.sources
     row.updated_at = utcnow()
+
+
+def _source_ids(s: Session, agent_id: str | None = None) -> dict[str, tuple[str, ...]]:
+    q = select(VoiceprintSource.agent_id, VoiceprintSource.source_id).order_by(VoiceprintSource.added_at)
+    if agent_id is not None:
+        q = q.where(VoiceprintSource.agent_id == agent_id)
+    out: dict[str, list[str]] = {}
+    for aid, sid in s.execute(q):
+        out.setdefault(aid, []).append(sid)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 @dataclass
@@ -55,14 +67,16 @@ class StoreVoiceprints:
     def _actor(self) -> audit.Actor:
         return self.actor or audit.Actor.cli()
 
-    def load(self) -> dict[str, Voiceprint]:
+    def load(self, with_sources: bool = True) -> dict[str, Voiceprint]:
         with self.store.session() as s:
-            return {r.agent_id: _print(r) for r in s.scalars(select(VoiceprintRow))}
+            ids = _source_ids(s) if with_sources else {}
+            return {r.agent_id: _print(r, ids.get(r.agent_id, ())) for r in s.scalars(select(VoiceprintRow))}
 
     def listing(self) -> dict[str, Voiceprint]:
         """``load`` for a person (``qa agents list``): audited."""
         with self.store.session() as s:
-            prints = {r.agent_id: _print(r) for r in s.scalars(select(VoiceprintRow))}
+            ids = _source_ids(s)
+            prints = {r.agent_id: _print(r, ids.get(r.agent_id, ())) for r in s.scalars(select(VoiceprintRow))}
             audit.record(s, self._actor(), "voiceprint.list", "voiceprint", None, {"agents": len(prints)})
         return prints
 
@@ -96,19 +110,32 @@ class StoreVoiceprints:
     ) -> Voiceprint | None:
         audit.lock(s)  # before reading: two workers refining one print must not both start from the same old one
         row = s.scalar(select(VoiceprintRow).where(VoiceprintRow.agent_id == agent_id).with_for_update())
-        old = _print(row) if row is not None else None
+        old = _print(row, _source_ids(s, agent_id).get(agent_id, ())) if row is not None else None
         new = merged(old, agent_id, vector, seconds, encoder, source_id, create)
         if new is None:
             return None
+        restarted = old is not None and (old.encoder, old.encoder_version) != encoder
         if row is None:
             row = VoiceprintRow(agent_id=agent_id)
             s.add(row)
+        elif restarted:  # a print of another encoder is not comparable: its sources go with it
+            s.execute(delete(VoiceprintSource).where(VoiceprintSource.agent_id == agent_id))
         _fill(row, new)
-        action = "voiceprint.update" if old is not None and old.encoder == new.encoder else "voiceprint.enroll"
+        s.flush()
+        key = source_id or f"anon-{new.sources}-{utcnow().timestamp():.0f}"
+        vec = np.asarray(vector, dtype="<f4").tobytes()
+        s.add(VoiceprintSource(agent_id=agent_id, source_id=key[:64], seconds=float(seconds), vector=vec))
+        action = "voiceprint.update" if old is not None and not restarted else "voiceprint.enroll"
         details = {"source": source_id, "seconds": round(seconds, 1), "sources": new.sources, "encoder": new.encoder}
         audit.record(s, self._actor(), action, "voiceprint", agent_id, details, agent_id=agent_id)
         s.flush()
         return new
+
+    def remove_source(self, agent_id: str, source_id: str, reason: str) -> bool:
+        """Take one source's voice out of an agent's print (the print goes with its last source); False when the
+        print does not hold it."""
+        with self.store.session() as s:
+            return take_out(s, agent_id, source_id, reason, self._actor())
 
     def forget(self, agent_id: str) -> bool:
         with self.store.session() as s:
@@ -118,6 +145,33 @@ class StoreVoiceprints:
             s.delete(row)
             audit.record(s, self._actor(), "voiceprint.forget", "voiceprint", agent_id, {}, agent_id=agent_id)
         return True
+
+
+def take_out(s: Session, agent_id: str, source_id: str, reason: str, actor: audit.Actor) -> bool:
+    """``StoreVoiceprints.remove_source`` inside the caller's transaction (erasure uses it with its own)."""
+    audit.lock(s)
+    src = s.get(VoiceprintSource, (agent_id, source_id))
+    row = s.get(VoiceprintRow, agent_id)
+    if src is None or row is None:
+        return False
+    voice = np.frombuffer(src.vector, dtype="<f4").astype(np.float64)
+    new = without(_print(row, _source_ids(s, agent_id).get(agent_id, ())), source_id, voice, src.seconds)
+    s.delete(src)
+    s.flush()  # the source first: the print's row may go next
+    if new is None:
+        s.delete(row)
+    else:
+        _fill(row, new)
+    details = {"source": source_id, "seconds": round(src.seconds, 1), "reason": reason, "left": new is not None}
+    audit.record(s, actor, "voiceprint.remove_source", "voiceprint", agent_id, details, agent_id=agent_id)
+    s.flush()
+    return True
+
+
+def forget_source_everywhere(s: Session, source_id: str, reason: str, actor: audit.Actor) -> list[str]:
+    """Take a call's voice out of every print that holds it (erasure); the agents whose prints changed."""
+    agents = list(s.scalars(select(VoiceprintSource.agent_id).where(VoiceprintSource.source_id == source_id)))
+    return [a for a in agents if take_out(s, a, source_id, reason, actor)]
 
 
 def confirm_roles(s: Session, call: Call, agent_speaker: str, user_id: int | None, actor: audit.Actor) -> bool:
